@@ -1,0 +1,41 @@
+//! `decrypt-env`: the console's KMS "encryption helpers". An environment variable
+//! (`ENCRYPTED_KEY`, or the one `ENCRYPTED_ENV_VAR` names) holds base64 KMS ciphertext; the
+//! function decrypts it and uses the secret to sign `{"message": "…"}` with HMAC-SHA256.
+//!
+//! Global: a `static`, initialised on FIRST USE and then kept: one KMS call per container,
+//! not one per invocation (KMS calls cost money, add latency and are rate-limited). A failed
+//! decryption is not kept, so the next invocation tries again. The plaintext is a
+//! `SecretString`: it is never logged and its `Debug` output is redacted.
+
+use aws_sdk_kms::Client as KmsClient;
+use functions::{diagnostic, init_logging};
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use secrecy::SecretString;
+use serde_json::Value;
+use shared::secret::{sign, DecryptedOnce, EncryptedEnv, KmsDecryptor, SecretError};
+
+/// The decrypted value, for the life of the container.
+static SECRET: DecryptedOnce = DecryptedOnce::new();
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    init_logging();
+    // Init: nothing to build; KMS is reached only by the first invocation.
+    lambda_runtime::run(service_fn(handler)).await
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+    let secret = SECRET
+        .get_or_decrypt(decrypt_from_env)
+        .await
+        .map_err(diagnostic)?;
+    sign(secret, &event.payload).map_err(diagnostic)
+}
+
+/// Runs once per container (and again only after a failure). The KMS client is built
+/// here, so warm invocations never pay for it.
+async fn decrypt_from_env() -> Result<SecretString, SecretError> {
+    let env = EncryptedEnv::from_env()?;
+    let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config().await));
+    env.decrypt(&kms).await
+}

@@ -1,0 +1,17 @@
+//! Domain logic of the three functions, free of Lambda types so it can be unit-tested
+//! without a runtime, a network or an AWS account.
+//!
+//! Each expensive resource sits behind a small trait (`Connector`/`NameLookup`,
+//! `ObjectMetadata`, `Decryptor`); the real implementations wrap `mysql_async` and the AWS
+//! SDK, and the tests use `mockall` mocks of the same traits.
+
+pub mod aws;
+pub mod enrich;
+pub mod mysql;
+pub mod s3;
+pub mod secret;
+
+/// A short, stable name for an error's kind, used as Lambda's `errorType`.
+pub trait ErrorKind {
+    fn kind(&self) -> &'static str;
+}

@@ -1,0 +1,345 @@
+//! `s3-get-object`: AWS's blueprint. For each record of an S3 event notification, the
+//! object's content type, read with HeadObject (metadata only: no body is transferred).
+
+use aws_lambda_events::event::s3::S3Event;
+use aws_sdk_s3::error::DisplayErrorContext;
+use aws_sdk_s3::operation::head_object::HeadObjectError;
+use percent_encoding::percent_decode_str;
+use serde::Serialize;
+
+use crate::ErrorKind;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ObjectError {
+    #[error("the event has no records")]
+    NoRecords,
+    #[error("record {index} of the event has no {field}")]
+    MissingField { index: usize, field: &'static str },
+    #[error("object key {key:?} is not valid URL-encoded UTF-8")]
+    InvalidKey { key: String },
+    #[error("object s3://{bucket}/{key} does not exist")]
+    NotFound { bucket: String, key: String },
+    #[error("reading s3://{bucket}/{key} failed: {message}")]
+    Request {
+        bucket: String,
+        key: String,
+        message: String,
+    },
+}
+
+impl ErrorKind for ObjectError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::NoRecords | Self::MissingField { .. } | Self::InvalidKey { .. } => "InvalidEvent",
+            Self::NotFound { .. } => "NotFound",
+            Self::Request { .. } => "S3RequestFailed",
+        }
+    }
+}
+
+/// Reads an object's metadata.
+#[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
+#[cfg_attr(test, mockall::automock)]
+pub trait ObjectMetadata {
+    /// The object's `Content-Type`, `None` if S3 has none for it.
+    async fn content_type(&self, bucket: &str, key: &str) -> Result<Option<String>, ObjectError>;
+}
+
+#[derive(Debug, Serialize, PartialEq)]
+pub struct ObjectContentType {
+    pub bucket: String,
+    pub key: String,
+    pub content_type: Option<String>,
+}
+
+/// S3 sends keys form-encoded: `+` for a space, `%XX` for other bytes of UTF-8.
+/// (A literal `+` arrives as `%2B`, so replacing `+` first is exact.)
+pub fn decode_key(raw: &str) -> Result<String, ObjectError> {
+    percent_decode_str(&raw.replace('+', " "))
+        .decode_utf8()
+        .map(|key| key.into_owned())
+        .map_err(|_| ObjectError::InvalidKey {
+            key: raw.to_string(),
+        })
+}
+
+/// The content type of every object named in the event, in record order.
+pub async fn content_types<M: ObjectMetadata>(
+    event: &S3Event,
+    store: &M,
+) -> Result<Vec<ObjectContentType>, ObjectError> {
+    if event.records.is_empty() {
+        return Err(ObjectError::NoRecords);
+    }
+    let mut found = Vec::with_capacity(event.records.len());
+    for (index, record) in event.records.iter().enumerate() {
+        let missing = |field| ObjectError::MissingField { index, field };
+        let bucket = record
+            .s3
+            .bucket
+            .name
+            .clone()
+            .ok_or(missing("bucket name"))?;
+        let key = decode_key(
+            record
+                .s3
+                .object
+                .key
+                .as_deref()
+                .ok_or(missing("object key"))?,
+        )?;
+        let content_type = store.content_type(&bucket, &key).await?;
+        found.push(ObjectContentType {
+            bucket,
+            key,
+            content_type,
+        });
+    }
+    Ok(found)
+}
+
+/// The real store: an S3 client, built once per container.
+pub struct S3Metadata {
+    client: aws_sdk_s3::Client,
+}
+
+impl S3Metadata {
+    pub fn new(client: aws_sdk_s3::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl ObjectMetadata for S3Metadata {
+    async fn content_type(&self, bucket: &str, key: &str) -> Result<Option<String>, ObjectError> {
+        match self
+            .client
+            .head_object()
+            .bucket(bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(head) => Ok(head.content_type),
+            Err(err) => Err(match err.into_service_error() {
+                HeadObjectError::NotFound(_) => ObjectError::NotFound {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                },
+                other => ObjectError::Request {
+                    bucket: bucket.into(),
+                    key: key.into(),
+                    message: DisplayErrorContext(other).to_string(),
+                },
+            }),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use mockall::predicate::eq;
+    use serde_json::json;
+    use std::sync::{Arc, Mutex};
+
+    /// An event as S3 sends it (trimmed of fields the function does not read).
+    fn event(records: &[(&str, &str)]) -> S3Event {
+        let records: Vec<_> = records
+            .iter()
+            .map(|(bucket, key)| {
+                json!({
+                    "eventVersion": "2.1",
+                    "eventSource": "aws:s3",
+                    "awsRegion": "us-east-1",
+                    "eventTime": "2026-11-29T12:00:00.000Z",
+                    "eventName": "ObjectCreated:Put",
+                    "userIdentity": {"principalId": "EXAMPLE"},
+                    "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                    "responseElements": {"x-amz-request-id": "R", "x-amz-id-2": "I"},
+                    "s3": {
+                        "s3SchemaVersion": "1.0",
+                        "configurationId": "testConfigRule",
+                        "bucket": {"name": bucket, "ownerIdentity": {"principalId": "EXAMPLE"},
+                                   "arn": format!("arn:aws:s3:::{bucket}")},
+                        "object": {"key": key, "size": 1024, "eTag": "0123456789abcdef",
+                                   "sequencer": "0A1B2C3D4E5F678901"}
+                    }
+                })
+            })
+            .collect();
+        serde_json::from_value(json!({ "Records": records })).unwrap()
+    }
+
+    #[test]
+    fn keys_are_url_decoded() {
+        let cases = [
+            ("plain.txt", "plain.txt"),
+            ("a+b.txt", "a b.txt"),
+            ("a%2Bb.txt", "a+b.txt"),
+            ("caf%C3%A9.txt", "café.txt"),
+            ("dir%2Fsub/file+name%21.json", "dir/sub/file name!.json"),
+            ("nested/path/to/x.csv", "nested/path/to/x.csv"),
+            ("%E2%82%AC+100%25", "€ 100%"),
+        ];
+        for (raw, want) in cases {
+            assert_eq!(decode_key(raw).unwrap(), want, "{raw}");
+        }
+    }
+
+    #[test]
+    fn invalid_utf8_keys_are_rejected() {
+        let err = decode_key("bad%FF").unwrap_err();
+        assert_eq!(err.kind(), "InvalidEvent");
+    }
+
+    #[tokio::test]
+    async fn returns_the_content_type_of_each_record() {
+        let mut store = MockObjectMetadata::new();
+        store
+            .expect_content_type()
+            .with(eq("photos"), eq("summer holiday/café.jpg"))
+            .times(1)
+            .returning(|_, _| Ok(Some("image/jpeg".into())));
+        store
+            .expect_content_type()
+            .with(eq("docs"), eq("a+b.txt"))
+            .times(1)
+            .returning(|_, _| Ok(Some("text/plain".into())));
+        let event = event(&[
+            ("photos", "summer+holiday/caf%C3%A9.jpg"),
+            ("docs", "a%2Bb.txt"),
+        ]);
+        let found = content_types(&event, &store).await.unwrap();
+        assert_eq!(
+            found,
+            vec![
+                ObjectContentType {
+                    bucket: "photos".into(),
+                    key: "summer holiday/café.jpg".into(),
+                    content_type: Some("image/jpeg".into()),
+                },
+                ObjectContentType {
+                    bucket: "docs".into(),
+                    key: "a+b.txt".into(),
+                    content_type: Some("text/plain".into()),
+                },
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_event_without_records_is_an_error() {
+        let mut store = MockObjectMetadata::new();
+        store.expect_content_type().never();
+        let err = content_types(&event(&[]), &store).await.unwrap_err();
+        assert_eq!(err, ObjectError::NoRecords);
+    }
+
+    #[tokio::test]
+    async fn a_missing_object_names_bucket_and_key() {
+        let mut store = MockObjectMetadata::new();
+        store.expect_content_type().returning(|b, k| {
+            Err(ObjectError::NotFound {
+                bucket: b.into(),
+                key: k.into(),
+            })
+        });
+        let err = content_types(&event(&[("b1", "gone+away.txt")]), &store)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "object s3://b1/gone away.txt does not exist"
+        );
+        assert_eq!(err.kind(), "NotFound");
+    }
+
+    #[tokio::test]
+    async fn a_record_without_a_key_is_an_error() {
+        let mut event = event(&[("b", "k")]);
+        event.records[0].s3.object.key = None;
+        let store = MockObjectMetadata::new();
+        let err = content_types(&event, &store).await.unwrap_err();
+        assert_eq!(
+            err,
+            ObjectError::MissingField {
+                index: 0,
+                field: "object key"
+            }
+        );
+    }
+
+    /// An S3 client whose HTTP layer answers every request with `status` and records the URIs.
+    fn s3_answering(
+        status: u16,
+        headers: &'static [(&'static str, &'static str)],
+    ) -> (aws_sdk_s3::Client, Arc<Mutex<Vec<(String, String)>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = infallible_client_fn(move |req| {
+            log.lock()
+                .unwrap()
+                .push((req.method().to_string(), req.uri().to_string()));
+            let mut resp = http::Response::builder().status(status);
+            for (k, v) in headers {
+                resp = resp.header(*k, *v);
+            }
+            resp.body(String::new()).unwrap()
+        });
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::for_tests())
+            .endpoint_url("http://127.0.0.1:1")
+            .force_path_style(true)
+            .http_client(http)
+            .build();
+        (aws_sdk_s3::Client::from_conf(config), seen)
+    }
+
+    #[tokio::test]
+    async fn adapter_sends_head_object_for_the_decoded_key() {
+        let (client, seen) = s3_answering(200, &[("content-type", "image/png")]);
+        let store = S3Metadata::new(client);
+        let ct = store.content_type("pics", "a b/é+.png").await.unwrap();
+        assert_eq!(ct.as_deref(), Some("image/png"));
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1);
+        assert_eq!(seen[0].0, "HEAD");
+        // The SDK re-encodes the key on the wire.
+        assert!(
+            seen[0].1.ends_with("/pics/a%20b/%C3%A9%2B.png"),
+            "{}",
+            seen[0].1
+        );
+    }
+
+    #[tokio::test]
+    async fn adapter_maps_404_to_not_found() {
+        let (client, _) = s3_answering(404, &[]);
+        let err = S3Metadata::new(client)
+            .content_type("pics", "missing.png")
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ObjectError::NotFound {
+                bucket: "pics".into(),
+                key: "missing.png".into()
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn adapter_reports_other_failures_with_bucket_and_key() {
+        let (client, _) = s3_answering(403, &[]);
+        let err = S3Metadata::new(client)
+            .content_type("pics", "secret.png")
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "S3RequestFailed");
+        assert!(err.to_string().contains("s3://pics/secret.png"), "{err}");
+    }
+}

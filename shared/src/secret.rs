@@ -1,0 +1,379 @@
+//! `decrypt-env`: the console's "encryption helpers". An environment variable holds base64
+//! KMS ciphertext made under the context `{"LambdaFunctionName": <function name>}`; it is
+//! decrypted once per container and kept in memory, never logged.
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use aws_sdk_kms::error::DisplayErrorContext;
+use aws_sdk_kms::primitives::Blob;
+use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
+use hmac::{Hmac, Mac};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::{json, Value};
+use sha2::Sha256;
+use tokio::sync::OnceCell;
+
+use crate::ErrorKind;
+
+/// The variable holding the ciphertext when `ENCRYPTED_ENV_VAR` does not name another.
+pub const DEFAULT_ENCRYPTED_VAR: &str = "ENCRYPTED_KEY";
+
+/// Errors never carry the plaintext: only names, lengths and KMS's own messages.
+#[derive(Debug, thiserror::Error)]
+pub enum SecretError {
+    #[error("invalid configuration: {0}")]
+    Config(String),
+    #[error("KMS could not decrypt {var}: {message}")]
+    Decrypt { var: String, message: String },
+    #[error("invalid payload: {0}")]
+    InvalidPayload(&'static str),
+}
+
+impl ErrorKind for SecretError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Config(_) => "Config",
+            Self::Decrypt { .. } => "DecryptFailed",
+            Self::InvalidPayload(_) => "InvalidPayload",
+        }
+    }
+}
+
+/// Decrypts KMS ciphertext.
+#[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
+#[cfg_attr(test, mockall::automock)]
+pub trait Decryptor {
+    async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: HashMap<String, String>,
+    ) -> Result<SecretString, String>;
+}
+
+/// The encrypted variable, read from the environment.
+#[derive(Debug)]
+pub struct EncryptedEnv {
+    var: String,
+    ciphertext: Vec<u8>,
+    function_name: String,
+}
+
+impl EncryptedEnv {
+    /// `ENCRYPTED_ENV_VAR` names the variable (default `ENCRYPTED_KEY`); the context uses
+    /// `AWS_LAMBDA_FUNCTION_NAME`, as the console's helper does.
+    pub fn from_env() -> Result<Self, SecretError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SecretError> {
+        let name = var("ENCRYPTED_ENV_VAR").unwrap_or_else(|| DEFAULT_ENCRYPTED_VAR.into());
+        let encoded = var(&name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| SecretError::Config(format!("{name} is not set")))?;
+        let ciphertext = BASE64
+            .decode(encoded.trim())
+            .map_err(|e| SecretError::Config(format!("{name} is not base64: {e}")))?;
+        let function_name = var("AWS_LAMBDA_FUNCTION_NAME")
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| SecretError::Config("AWS_LAMBDA_FUNCTION_NAME is not set".into()))?;
+        Ok(Self {
+            var: name,
+            ciphertext,
+            function_name,
+        })
+    }
+
+    /// The context the console's helper encrypts with; KMS refuses any other.
+    pub fn encryption_context(&self) -> HashMap<String, String> {
+        HashMap::from([("LambdaFunctionName".into(), self.function_name.clone())])
+    }
+
+    pub async fn decrypt<D: Decryptor>(&self, kms: &D) -> Result<SecretString, SecretError> {
+        kms.decrypt(&self.ciphertext, self.encryption_context())
+            .await
+            .map_err(|message| SecretError::Decrypt {
+                var: self.var.clone(),
+                message,
+            })
+    }
+}
+
+/// A plaintext decrypted at most once per container: the first successful decryption is
+/// kept, a failed one is not (the next invocation tries again).
+pub struct DecryptedOnce(OnceCell<SecretString>);
+
+impl DecryptedOnce {
+    pub const fn new() -> Self {
+        Self(OnceCell::const_new())
+    }
+
+    pub fn is_decrypted(&self) -> bool {
+        self.0.initialized()
+    }
+
+    pub async fn get_or_decrypt<F, Fut>(&self, decrypt: F) -> Result<&SecretString, SecretError>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<SecretString, SecretError>>,
+    {
+        self.0.get_or_try_init(decrypt).await
+    }
+}
+
+impl Default for DecryptedOnce {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// HMAC-SHA256 of `message` keyed by the secret, as lowercase hex.
+pub fn hmac_sha256_hex(key: &SecretString, message: &[u8]) -> Result<String, SecretError> {
+    // HMAC takes keys of any length; the error branch exists only in the API's types.
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret().as_bytes())
+        .map_err(|_| SecretError::Config("the secret is not a usable HMAC key".into()))?;
+    mac.update(message);
+    Ok(hex::encode(mac.finalize().into_bytes()))
+}
+
+/// `{"message": "..."}` → `{"hmac_sha256": "<hex>"}`: proof the secret is usable,
+/// without revealing it.
+pub fn sign(key: &SecretString, payload: &Value) -> Result<Value, SecretError> {
+    let message =
+        payload
+            .get("message")
+            .and_then(Value::as_str)
+            .ok_or(SecretError::InvalidPayload(
+                "expected {\"message\": \"<text>\"}",
+            ))?;
+    Ok(json!({ "hmac_sha256": hmac_sha256_hex(key, message.as_bytes())? }))
+}
+
+/// The real decryptor: a KMS client.
+pub struct KmsDecryptor {
+    client: aws_sdk_kms::Client,
+}
+
+impl KmsDecryptor {
+    pub fn new(client: aws_sdk_kms::Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Decryptor for KmsDecryptor {
+    async fn decrypt(
+        &self,
+        ciphertext: &[u8],
+        context: HashMap<String, String>,
+    ) -> Result<SecretString, String> {
+        let out = self
+            .client
+            .decrypt()
+            .ciphertext_blob(Blob::new(ciphertext))
+            .set_encryption_context(Some(context))
+            .send()
+            .await
+            .map_err(|e| DisplayErrorContext(e.into_service_error()).to_string())?;
+        let plaintext = out
+            .plaintext
+            .ok_or("KMS returned no plaintext")?
+            .into_inner();
+        String::from_utf8(plaintext)
+            .map(SecretString::from)
+            .map_err(|_| "the plaintext is not UTF-8 text".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use std::sync::{Arc, Mutex};
+
+    const PLAINTEXT: &str = "Jefe";
+
+    fn env() -> EncryptedEnv {
+        EncryptedEnv::from_lookup(|name| match name {
+            "ENCRYPTED_KEY" => Some(BASE64.encode(b"ciphertext-bytes")),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("decrypt-env".into()),
+            _ => None,
+        })
+        .unwrap()
+    }
+
+    fn kms_returning_plaintext(times: usize) -> MockDecryptor {
+        let mut kms = MockDecryptor::new();
+        kms.expect_decrypt()
+            .times(times)
+            .returning(|_, _| Ok(SecretString::from(PLAINTEXT)));
+        kms
+    }
+
+    #[test]
+    fn hmac_matches_rfc_4231_test_case_2() {
+        let key = SecretString::from("Jefe");
+        assert_eq!(
+            hmac_sha256_hex(&key, b"what do ya want for nothing?").unwrap(),
+            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+        );
+    }
+
+    #[test]
+    fn sign_needs_a_message() {
+        let key = SecretString::from("k");
+        for bad in [json!({}), json!({"message": 1}), json!("m"), Value::Null] {
+            let err = sign(&key, &bad).unwrap_err();
+            assert_eq!(err.kind(), "InvalidPayload");
+        }
+        let out = sign(&key, &json!({"message": "hi"})).unwrap();
+        assert_eq!(out["hmac_sha256"].as_str().unwrap().len(), 64);
+    }
+
+    #[test]
+    fn config_reads_the_named_variable() {
+        let env = EncryptedEnv::from_lookup(|name| match name {
+            "ENCRYPTED_ENV_VAR" => Some("DB_PASSWORD".into()),
+            "DB_PASSWORD" => Some(BASE64.encode(b"abc")),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("f".into()),
+            _ => None,
+        })
+        .unwrap();
+        assert_eq!(env.var, "DB_PASSWORD");
+        assert_eq!(env.ciphertext, b"abc");
+    }
+
+    #[test]
+    fn config_errors_are_clear() {
+        let missing = EncryptedEnv::from_lookup(|_| None).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "invalid configuration: ENCRYPTED_KEY is not set"
+        );
+        let not_base64 = EncryptedEnv::from_lookup(|name| match name {
+            "ENCRYPTED_KEY" => Some("!!!".into()),
+            "AWS_LAMBDA_FUNCTION_NAME" => Some("f".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(
+            not_base64.to_string().contains("not base64"),
+            "{not_base64}"
+        );
+        let no_name = EncryptedEnv::from_lookup(|name| match name {
+            "ENCRYPTED_KEY" => Some("YWJj".into()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(no_name.to_string().contains("AWS_LAMBDA_FUNCTION_NAME"));
+    }
+
+    #[tokio::test]
+    async fn decrypts_with_the_function_name_as_context() {
+        let mut kms = MockDecryptor::new();
+        kms.expect_decrypt()
+            .withf(|ct, ctx| {
+                ct == b"ciphertext-bytes"
+                    && ctx.len() == 1
+                    && ctx.get("LambdaFunctionName").map(String::as_str) == Some("decrypt-env")
+            })
+            .times(1)
+            .returning(|_, _| Ok(SecretString::from(PLAINTEXT)));
+        let secret = env().decrypt(&kms).await.unwrap();
+        assert_eq!(secret.expose_secret(), PLAINTEXT);
+    }
+
+    #[tokio::test]
+    async fn decrypts_once_across_invocations() {
+        let kms = kms_returning_plaintext(1);
+        let env = env();
+        let once = DecryptedOnce::new();
+        for _ in 0..10 {
+            let secret = once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
+            assert_eq!(secret.expose_secret(), PLAINTEXT);
+        }
+        assert!(once.is_decrypted());
+    }
+
+    #[tokio::test]
+    async fn a_failed_decryption_is_retried_next_time() {
+        let mut kms = MockDecryptor::new();
+        let mut calls = 0;
+        kms.expect_decrypt().times(2).returning(move |_, _| {
+            calls += 1;
+            if calls == 1 {
+                Err("InvalidCiphertextException".into())
+            } else {
+                Ok(SecretString::from(PLAINTEXT))
+            }
+        });
+        let env = env();
+        let once = DecryptedOnce::new();
+        let err = once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap_err();
+        assert_eq!(err.kind(), "DecryptFailed");
+        assert!(err.to_string().contains("ENCRYPTED_KEY"), "{err}");
+        assert!(!once.is_decrypted());
+        once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
+        once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
+    }
+
+    #[test]
+    fn the_secret_never_shows_in_debug_output() {
+        let secret = SecretString::from("hunter2-plaintext");
+        let shown = format!("{secret:?}");
+        assert!(!shown.contains("hunter2"), "{shown}");
+    }
+
+    /// A KMS client whose HTTP layer answers with `status`/`body` and records request bodies.
+    fn kms_answering(status: u16, body: &'static str) -> (KmsDecryptor, Arc<Mutex<Vec<Value>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = infallible_client_fn(move |req| {
+            let sent: Value = serde_json::from_slice(req.body().bytes().unwrap()).unwrap();
+            log.lock().unwrap().push(sent);
+            http::Response::builder()
+                .status(status)
+                .header("content-type", "application/x-amz-json-1.1")
+                .body(body)
+                .unwrap()
+        });
+        let config = aws_sdk_kms::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .credentials_provider(Credentials::for_tests())
+            .endpoint_url("http://127.0.0.1:1")
+            .http_client(http)
+            .build();
+        (
+            KmsDecryptor::new(aws_sdk_kms::Client::from_conf(config)),
+            seen,
+        )
+    }
+
+    #[tokio::test]
+    async fn kms_adapter_sends_ciphertext_and_context() {
+        // "SmVmZQ==" is base64 for "Jefe".
+        let (kms, seen) = kms_answering(200, r#"{"KeyId":"k","Plaintext":"SmVmZQ=="}"#);
+        let secret = env().decrypt(&kms).await.unwrap();
+        assert_eq!(secret.expose_secret(), "Jefe");
+        let sent = &seen.lock().unwrap()[0];
+        assert_eq!(sent["CiphertextBlob"], BASE64.encode(b"ciphertext-bytes"));
+        assert_eq!(
+            sent["EncryptionContext"],
+            json!({"LambdaFunctionName": "decrypt-env"})
+        );
+    }
+
+    #[tokio::test]
+    async fn kms_adapter_reports_a_rejected_ciphertext() {
+        let (kms, _) = kms_answering(
+            400,
+            r#"{"__type":"InvalidCiphertextException","message":"context mismatch"}"#,
+        );
+        let err = env().decrypt(&kms).await.unwrap_err();
+        assert!(
+            err.to_string().contains("InvalidCiphertextException"),
+            "{err}"
+        );
+    }
+}
