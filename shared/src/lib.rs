@@ -5,10 +5,14 @@
 //! `ObjectMetadata`, `Decryptor`); the real implementations wrap `mysql_async` and the AWS
 //! SDK, and the tests use `mockall` mocks of the same traits.
 
+#[cfg(feature = "aws")]
 pub mod aws;
 pub mod enrich;
+#[cfg(feature = "mysql")]
 pub mod mysql;
+#[cfg(feature = "aws")]
 pub mod s3;
+#[cfg(feature = "aws")]
 pub mod secret;
 
 /// A short, stable name for an error's kind, used as Lambda's `errorType`.

@@ -88,6 +88,9 @@ impl MysqlConnector {
         // UrlError names the bad parameter, never the password.
         let opts = Opts::from_url(&config.url)
             .map_err(|e| DbError::Config(format!("DATABASE_URL: {e}")))?;
+        // A Lambda never shares a host with its database: skip mysql_async's probe for a
+        // local Unix socket (a query and a second connect when the host is loopback).
+        let opts: Opts = OptsBuilder::from_opts(opts).prefer_socket(false).into();
         let opts = match (&config.ca_file, opts.ssl_opts().cloned()) {
             (Some(ca), Some(ssl)) => OptsBuilder::from_opts(opts)
                 .ssl_opts(ssl.with_root_certs(vec![ca.clone().into()]))
@@ -291,6 +294,7 @@ mod tests {
         let c = config(&[("DATABASE_URL", "mysql://h/db"), ("PEOPLE_TABLE", "staff")]).unwrap();
         let connector = MysqlConnector::new(&c).unwrap();
         assert_eq!(&*connector.query, "SELECT name FROM `staff` WHERE id = ?");
+        assert!(!connector.opts.prefer_socket());
     }
 
     fn server_error(code: u16) -> mysql_async::Error {

@@ -271,11 +271,14 @@ mod tests {
         );
     }
 
+    /// (method, URI) of each request the fake HTTP layer saw.
+    type SeenRequests = Arc<Mutex<Vec<(String, String)>>>;
+
     /// An S3 client whose HTTP layer answers every request with `status` and records the URIs.
     fn s3_answering(
         status: u16,
         headers: &'static [(&'static str, &'static str)],
-    ) -> (aws_sdk_s3::Client, Arc<Mutex<Vec<(String, String)>>>) {
+    ) -> (aws_sdk_s3::Client, SeenRequests) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let http = infallible_client_fn(move |req| {

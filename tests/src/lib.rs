@@ -1,1 +1,378 @@
-//! Helpers for the end-to-end tests.
+//! Harness for the end-to-end tests.
+//!
+//! The functions run as Lambda runs them: each test starts the `bootstrap` taken out of the
+//! zip that `make zip` built, pointed at the runtime API of `cargo lambda watch`, and invokes
+//! it over HTTP through the Invoke API, as the AWS CLI would. The services (MariaDB, moto,
+//! the emulator) are started by `scripts/services up`, which writes the env file read here.
+//!
+//! The emulator accepts only the project's binary names, so at most one instance of each
+//! function runs at a time: `Function` holds that function's lock while it lives.
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use mysql_async::prelude::Queryable;
+use serde_json::{json, Value};
+
+/// Time allowed for one invocation round trip (a function that never polls would
+/// otherwise make the Invoke call wait forever).
+pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ lives in the workspace")
+        .to_path_buf()
+}
+
+/// The services' addresses and seeded data, from the env file `scripts/services up` wrote.
+pub struct Services {
+    vars: HashMap<String, String>,
+}
+
+impl Services {
+    pub fn load() -> Self {
+        let path = std::env::var("E2E_ENV_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| workspace_root().join("target/services/env"));
+        let text = fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "cannot read {}: {e}. Start the services first: `make services` (or run `make e2e`)",
+                path.display()
+            )
+        });
+        let vars = text
+            .lines()
+            .filter_map(|line| line.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self { vars }
+    }
+
+    pub fn var(&self, name: &str) -> &str {
+        self.vars
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing from the services' env file"))
+    }
+}
+
+/// Tests that count database connections must not overlap with other tests that connect.
+pub fn database_lock() -> MutexGuard<'static, ()> {
+    static LOCK: Mutex<()> = Mutex::new(());
+    LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The `bootstrap` inside `target/lambda/<function>/bootstrap.zip`, extracted once.
+pub fn bootstrap(function: &str) -> PathBuf {
+    static EXTRACTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut done = EXTRACTED.lock().unwrap_or_else(|p| p.into_inner());
+    let root = workspace_root();
+    let zip = root
+        .join("target/lambda")
+        .join(function)
+        .join("bootstrap.zip");
+    let dir = root.join("target/e2e/bin").join(function);
+    let binary = dir.join("bootstrap");
+    if !done.iter().any(|f| f == function) {
+        assert!(
+            zip.exists(),
+            "{} is missing: run `make zip` first",
+            zip.display()
+        );
+        fs::create_dir_all(&dir).unwrap();
+        let status = Command::new("python3")
+            .args([
+                "-c",
+                "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+            ])
+            .arg(&zip)
+            .arg(&dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "could not extract {}", zip.display());
+        Command::new("chmod")
+            .arg("+x")
+            .arg(&binary)
+            .status()
+            .unwrap();
+        done.push(function.to_string());
+    }
+    binary
+}
+
+/// What an invocation returned: the payload, or Lambda's error object.
+#[derive(Debug)]
+pub struct Reply {
+    pub body: Value,
+    /// The `X-Amz-Function-Error` header, or an HTTP error status: the function failed.
+    pub failed: bool,
+}
+
+impl Reply {
+    pub fn error_type(&self) -> &str {
+        self.body["errorType"].as_str().unwrap_or_default()
+    }
+    pub fn error_message(&self) -> &str {
+        self.body["errorMessage"].as_str().unwrap_or_default()
+    }
+}
+
+/// Serialises the instances of one function: the emulator has one queue per name.
+fn function_lock(function: &str) -> MutexGuard<'static, ()> {
+    static LOCKS: Mutex<Vec<(String, &'static Mutex<()>)>> = Mutex::new(Vec::new());
+    let lock = {
+        let mut locks = LOCKS.lock().unwrap_or_else(|p| p.into_inner());
+        match locks.iter().find(|(name, _)| name == function) {
+            Some((_, lock)) => *lock,
+            None => {
+                let lock: &'static Mutex<()> = Box::leak(Box::new(Mutex::new(())));
+                locks.push((function.to_string(), lock));
+                lock
+            }
+        }
+    };
+    lock.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// One function instance (one "container"): a `bootstrap` process polling the emulator.
+pub struct Function {
+    pub name: String,
+    child: Child,
+    log: PathBuf,
+    agent: ureq::Agent,
+    invoke_url: String,
+    _only_instance: MutexGuard<'static, ()>,
+}
+
+impl Function {
+    /// Starts `function`'s bootstrap with Lambda's environment plus `env`.
+    pub fn start(services: &Services, function: &str, env: &[(&str, &str)]) -> Self {
+        let only_instance = function_lock(function);
+        let name = function.to_string();
+        let api = services.var("LAMBDA_RUNTIME_API");
+        let logs = workspace_root().join("target/e2e/logs");
+        fs::create_dir_all(&logs).unwrap();
+        let log = logs.join(format!("{name}-{}.log", unique_suffix()));
+        let out = fs::File::create(&log).unwrap();
+        let mut command = Command::new(bootstrap(function));
+        command
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("AWS_LAMBDA_RUNTIME_API", format!("http://{api}/.rt/{name}"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", function)
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().unwrap())
+            .stderr(out);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let child = command.spawn().unwrap();
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(Duration::from_secs(5))
+            .timeout(INVOKE_TIMEOUT)
+            .build();
+        Self {
+            invoke_url: format!("http://{api}/2015-03-31/functions/{name}/invocations"),
+            name,
+            child,
+            log,
+            agent,
+            _only_instance: only_instance,
+        }
+    }
+
+    /// Sends one invocation through the Invoke API and waits for its reply.
+    pub fn invoke(&self, payload: &Value) -> Reply {
+        match self.agent.post(&self.invoke_url).send_json(payload) {
+            Ok(resp) => {
+                let failed = resp.header("X-Amz-Function-Error").is_some();
+                let body = resp.into_json().unwrap_or(Value::Null);
+                Reply { body, failed }
+            }
+            Err(ureq::Error::Status(_, resp)) => Reply {
+                body: resp.into_json().unwrap_or(Value::Null),
+                failed: true,
+            },
+            Err(err) => panic!(
+                "invoking {} failed: {err}\nlogs:\n{}",
+                self.name,
+                self.logs()
+            ),
+        }
+    }
+
+    /// Invokes and expects success.
+    pub fn call(&self, payload: &Value) -> Value {
+        let reply = self.invoke(payload);
+        assert!(
+            !reply.failed,
+            "{payload} failed: {}\nlogs:\n{}",
+            reply.body,
+            self.logs()
+        );
+        reply.body
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// Sends a signal (`STOP`, `CONT`, `TERM`, ...) to the process.
+    pub fn signal(&self, signal: &str) {
+        let ok = Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(self.pid().to_string())
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -{signal} {} failed", self.pid());
+    }
+
+    /// Waits for the process to exit, up to `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> bool {
+        let start = Instant::now();
+        while start.elapsed() < limit {
+            if !self.is_running() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+
+    /// Everything the process wrote to stdout and stderr so far.
+    pub fn logs(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Function {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn unique_suffix() -> String {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// An admin connection to MariaDB, to read the server's counters and to break things.
+pub struct Admin {
+    runtime: tokio::runtime::Runtime,
+    conn: mysql_async::Conn,
+}
+
+impl Admin {
+    pub fn connect(services: &Services) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let url = services.var("ADMIN_DATABASE_URL").to_string();
+        let conn = runtime
+            .block_on(mysql_async::Conn::from_url(url))
+            .expect("admin connection to MariaDB");
+        Self { runtime, conn }
+    }
+
+    pub fn exec(&mut self, sql: &str) {
+        self.runtime
+            .block_on(self.conn.query_drop(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"));
+    }
+
+    pub fn query_u64(&mut self, sql: &str) -> Vec<u64> {
+        self.runtime
+            .block_on(self.conn.query::<u64, _>(sql))
+            .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// A global status counter, e.g. `Connections` (every connect ever made).
+    pub fn status(&mut self, name: &str) -> u64 {
+        let sql = format!("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '{name}'");
+        self.query_u64(&sql)[0]
+    }
+
+    /// Server-side ids of the connections open for `user`.
+    pub fn connection_ids(&mut self, user: &str) -> Vec<u64> {
+        self.query_u64(&format!(
+            "SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{user}' ORDER BY ID"
+        ))
+    }
+}
+
+/// An S3 event notification as S3 sends it, one record per (bucket, key). Keys are
+/// URL-encoded the way S3 encodes them: `+` for a space, `%XX` for other bytes.
+pub fn s3_event(objects: &[(&str, &str)]) -> Value {
+    let records: Vec<Value> = objects
+        .iter()
+        .map(|(bucket, key)| {
+            json!({
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventTime": "2026-11-29T12:00:00.000Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+                "responseElements": {"x-amz-request-id": "C3D13FE58DE4C810",
+                                     "x-amz-id-2": "FMyUVURIY8/IgAtTv8xRjskZQpcIZ9KG4V5Wp6S7S/JRWeUWerMUE5JgHvANOjpD"},
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "e2e",
+                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                               "arn": format!("arn:aws:s3:::{bucket}")},
+                    "object": {"key": s3_encode_key(key), "size": 1024,
+                               "eTag": "d41d8cd98f00b204e9800998ecf8427e",
+                               "sequencer": "0055AED6DCD90281E5"}
+                }
+            })
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// S3's encoding of keys in event notifications.
+pub fn s3_encode_key(key: &str) -> String {
+    use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+    const KEEP: &AsciiSet = &NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'*')
+        .remove(b'/')
+        .remove(b' ');
+    utf8_percent_encode(key, KEEP).to_string().replace(' ', "+")
+}
+
+/// Runs `command` and returns its stdout, panicking with its stderr on failure.
+pub fn run(command: &mut Command) -> String {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("{command:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -36,6 +36,6 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
 /// here, so warm invocations never pay for it.
 async fn decrypt_from_env() -> Result<SecretString, SecretError> {
     let env = EncryptedEnv::from_env()?;
-    let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config().await));
+    let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config()));
     env.decrypt(&kms).await
 }

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     init_logging();
 
     // Init: build the client once, for every invocation of this container.
-    let config = shared::aws::sdk_config().await;
+    let config = shared::aws::sdk_config();
     let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
 
     lambda_runtime::run(service_fn(|event| handler(&store, event))).await

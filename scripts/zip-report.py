@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Prints each function's zip size, unzipped size and highest GLIBC symbol version, and
+fails if a zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's
+(2.34), or grows past its size budget. Writes the figures to <dir>/sizes.json."""
+
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+MAX_GLIBC = (2, 34)  # provided.al2023
+# Size budgets (bytes of the zip): a regression guard, with headroom over what we measure.
+BUDGET = {
+    "rds-enrich": 1_900_000,
+    "rds-enrich-naive": 1_900_000,
+    "decrypt-env": 1_900_000,
+    "s3-get-object": 2_700_000,
+}
+
+
+def glibc_needed(binary: Path) -> tuple[int, ...]:
+    out = subprocess.run(["objdump", "-T", str(binary)], check=True, capture_output=True, text=True).stdout
+    versions = {tuple(int(p) for p in v.split(".")) for v in re.findall(r"GLIBC_([0-9.]+)", out)}
+    return max(versions, default=(0,))
+
+
+def main() -> int:
+    root = Path(sys.argv[1] if len(sys.argv) > 1 else "target/lambda")
+    zips = sorted(root.glob("*/bootstrap.zip"))
+    missing = sorted(set(BUDGET) - {z.parent.name for z in zips})
+    problems = [f"{name}: no {root}/{name}/bootstrap.zip" for name in missing]
+    rows = []
+    for z in zips:
+        name = z.parent.name
+        with zipfile.ZipFile(z) as archive:
+            entries = archive.infolist()
+            unzipped = sum(e.file_size for e in entries)
+            with tempfile.TemporaryDirectory() as tmp:
+                archive.extract("bootstrap", tmp)
+                glibc = glibc_needed(Path(tmp) / "bootstrap")
+        names = [e.filename for e in entries]
+        if names != ["bootstrap"]:
+            problems.append(f"{name}: zip holds {names}, expected only bootstrap")
+        if glibc > MAX_GLIBC:
+            problems.append(f"{name}: needs GLIBC_{'.'.join(map(str, glibc))} > 2.34")
+        size = z.stat().st_size
+        if name in BUDGET and size > BUDGET[name]:
+            problems.append(f"{name}: zip is {size} bytes, over its budget of {BUDGET[name]}")
+        rows.append({"function": name, "zip_bytes": size, "unzipped_bytes": unzipped,
+                     "glibc": "GLIBC_" + ".".join(map(str, glibc))})
+
+    print(f"{'function':<18} {'zip bytes':>10} {'unzipped':>10}  {'max glibc':<12} budget")
+    for r in rows:
+        budget = BUDGET.get(r["function"])
+        print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} "
+              f"{budget:,}" if budget else "")
+    (root / "sizes.json").write_text(json.dumps(rows, indent=2) + "\n")
+    for p in problems:
+        print("FAIL:", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,187 @@
+//! rds-enrich and rds-enrich-naive against a real MariaDB, through the Lambda runtime API.
+//!
+//! Every test here takes `database_lock()`: the server's `Connections` counter is global,
+//! so tests that count connections must not overlap with others that connect.
+
+use e2e::{database_lock, Admin, Function, Services};
+use serde_json::{json, Value};
+
+fn plain_env(services: &Services) -> Vec<(&str, &str)> {
+    vec![("DATABASE_URL", services.var("DATABASE_URL"))]
+}
+
+fn tls_env(services: &Services) -> Vec<(&str, &str)> {
+    vec![
+        ("DATABASE_URL", services.var("DATABASE_URL_TLS")),
+        ("DATABASE_CA_FILE", services.var("DATABASE_CA_FILE")),
+    ]
+}
+
+/// Invokes `function` `n` times with valid ids and returns how many connections the
+/// server accepted meanwhile.
+fn connections_made(function: &str, env: &[(&str, &str)], n: u64) -> u64 {
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let before = admin.status("Connections");
+    let f = Function::start(&services, function, env);
+    for i in 0..n {
+        let id = 100 + i;
+        let out = f.call(&json!({ "id": id }));
+        assert_eq!(out["name"], format!("Person {id}"));
+    }
+    drop(f);
+    admin.status("Connections") - before
+}
+
+#[test]
+fn returns_the_seeded_names() {
+    let _db = database_lock();
+    let services = Services::load();
+    let f = Function::start(&services, "rds-enrich", &plain_env(&services));
+    for (id, name) in [
+        (1, "Ada Lovelace"),
+        (2, "Grace Hopper"),
+        (42, "Douglas Adams"),
+        (4999, "Person 4999"),
+    ] {
+        let out = f.call(&json!({ "id": id, "request": "r-1" }));
+        assert_eq!(out, json!({ "id": id, "request": "r-1", "name": name }));
+    }
+}
+
+#[test]
+fn errors_are_clear_and_the_same_process_keeps_serving() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut f = Function::start(&services, "rds-enrich", &plain_env(&services));
+    f.call(&json!({"id": 1}));
+    let pid = f.pid();
+
+    let reply = f.invoke(&json!({"id": 987654}));
+    assert!(reply.failed);
+    assert_eq!(reply.error_type(), "NotFound");
+    assert_eq!(reply.error_message(), "no person with id 987654");
+
+    let overflow: Value = serde_json::from_str(r#"{"id": 18446744073709551616}"#).unwrap();
+    let bad = [
+        json!({}),
+        json!({"id": "1"}),
+        json!({"id": 1.5}),
+        json!({"id": -3}),
+        json!({"id": 0}),
+        overflow,
+        json!([1]),
+    ];
+    for payload in bad {
+        let reply = f.invoke(&payload);
+        assert!(reply.failed, "{payload} succeeded: {}", reply.body);
+        assert_eq!(
+            reply.error_type(),
+            "InvalidPayload",
+            "{payload}: {}",
+            reply.body
+        );
+        assert!(
+            reply.error_message().starts_with("invalid payload:"),
+            "{}",
+            reply.body
+        );
+        assert!(f.is_running(), "the process died on {payload}");
+    }
+    // The same process (the only one polling this function) serves the next request.
+    assert_eq!(f.pid(), pid);
+    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+}
+
+#[test]
+fn the_global_connection_is_made_once_for_fifty_invocations() {
+    let _db = database_lock();
+    let services = Services::load();
+    assert_eq!(connections_made("rds-enrich", &plain_env(&services), 50), 1);
+}
+
+#[test]
+fn the_naive_variant_connects_on_every_invocation() {
+    let _db = database_lock();
+    let services = Services::load();
+    assert_eq!(
+        connections_made("rds-enrich-naive", &plain_env(&services), 50),
+        50
+    );
+}
+
+#[test]
+fn over_tls_the_global_connection_is_made_once() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let tls_before = admin.status("Ssl_accepts");
+    assert_eq!(connections_made("rds-enrich", &tls_env(&services), 50), 1);
+    assert_eq!(
+        admin.status("Ssl_accepts") - tls_before,
+        1,
+        "one TLS handshake"
+    );
+}
+
+#[test]
+fn over_tls_the_naive_variant_connects_every_time() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let tls_before = admin.status("Ssl_accepts");
+    assert_eq!(
+        connections_made("rds-enrich-naive", &tls_env(&services), 50),
+        50
+    );
+    assert_eq!(
+        admin.status("Ssl_accepts") - tls_before,
+        50,
+        "a TLS handshake each time"
+    );
+}
+
+#[test]
+fn tls_with_an_untrusted_server_certificate_is_a_clear_error() {
+    let _db = database_lock();
+    let services = Services::load();
+    // No CA file: the test CA is not a public root, so the server's certificate is refused.
+    let mut f = Function::start(
+        &services,
+        "rds-enrich",
+        &[("DATABASE_URL", services.var("DATABASE_URL_TLS"))],
+    );
+    let reply = f.invoke(&json!({"id": 1}));
+    assert!(reply.failed);
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert!(
+        reply.error_message().contains("could not connect"),
+        "{}",
+        reply.body
+    );
+    assert!(f.is_running());
+}
+
+#[test]
+fn bad_configuration_is_reported_by_each_invocation() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut f = Function::start(
+        &services,
+        "rds-enrich",
+        &[
+            ("DATABASE_URL", services.var("DATABASE_URL")),
+            ("PEOPLE_TABLE", "people; DROP TABLE people"),
+        ],
+    );
+    for _ in 0..2 {
+        let reply = f.invoke(&json!({"id": 1}));
+        assert_eq!(reply.error_type(), "DatabaseConfig", "{}", reply.body);
+        assert!(
+            reply.error_message().contains("PEOPLE_TABLE"),
+            "{}",
+            reply.body
+        );
+    }
+    assert!(f.is_running());
+}
