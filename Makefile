@@ -11,10 +11,26 @@ zip:
 test:
 	cargo test --workspace --exclude e2e
 
-## Formatting and lints, as CI checks them.
+## Formatting and lints, as CI checks them (each feature group on its own too).
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p functions --no-default-features --features rds -- -D warnings
+	cargo clippy -p functions --no-default-features --features aws -- -D warnings
 
-clean:
+## Start MariaDB, moto (S3, KMS, Lambda) and the Lambda runtime API emulator on 127.0.0.1.
+services:
+	scripts/services up
+
+## Stop what `make services` started.
+services-down:
+	scripts/services down
+
+## End-to-end: the zipped functions against the local services; stops them even on failure.
+e2e: zip
+	rm -rf target/e2e
+	scripts/services up
+	status=0; cargo test -p e2e --no-fail-fast || status=$$?; scripts/services down; exit $$status
+
+clean: services-down
 	cargo clean
