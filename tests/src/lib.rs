@@ -275,10 +275,16 @@ fn unique_suffix() -> String {
     )
 }
 
+/// Runs `scripts/services ARGS` (e.g. `down mariadb`, then `up` to start it again).
+pub fn services_script(args: &[&str]) {
+    run(Command::new(workspace_root().join("scripts/services")).args(args));
+}
+
 /// An admin connection to MariaDB, to read the server's counters and to break things.
 pub struct Admin {
     runtime: tokio::runtime::Runtime,
     conn: mysql_async::Conn,
+    held: Vec<mysql_async::Conn>,
 }
 
 impl Admin {
@@ -291,7 +297,37 @@ impl Admin {
         let conn = runtime
             .block_on(mysql_async::Conn::from_url(url))
             .expect("admin connection to MariaDB");
-        Self { runtime, conn }
+        Self {
+            runtime,
+            conn,
+            held: Vec::new(),
+        }
+    }
+
+    /// Opens connections with `url` until the server refuses one (at most `limit`); keeps
+    /// them open and returns the refusal.
+    pub fn hold_connections_until_refused(
+        &mut self,
+        url: &str,
+        limit: usize,
+    ) -> mysql_async::Error {
+        for _ in 0..limit {
+            match self
+                .runtime
+                .block_on(mysql_async::Conn::from_url(url.to_string()))
+            {
+                Ok(conn) => self.held.push(conn),
+                Err(err) => return err,
+            }
+        }
+        panic!("the server accepted {limit} connections without refusing one");
+    }
+
+    /// Closes the connections `hold_connections_until_refused` opened.
+    pub fn release_held(&mut self) {
+        for conn in self.held.drain(..) {
+            let _ = self.runtime.block_on(conn.disconnect());
+        }
     }
 
     pub fn exec(&mut self, sql: &str) {

@@ -77,6 +77,8 @@ impl Drop for Moto {
 
 fn env<'a>(moto: &'a Moto, function_name_in_context: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
     let mut env = vec![
+        // The most verbose level: the SDK logs its requests and responses.
+        ("AWS_LAMBDA_LOG_LEVEL", "TRACE"),
         ("AWS_ENDPOINT_URL", moto.endpoint.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "test"),
@@ -87,6 +89,18 @@ fn env<'a>(moto: &'a Moto, function_name_in_context: Option<&'a str>) -> Vec<(&'
         env.push(("AWS_LAMBDA_FUNCTION_NAME", name));
     }
     env
+}
+
+/// Fails if the secret shows in `logs`, as text or as KMS sends it (base64 in JSON).
+fn assert_no_secret_in(logs: &str) {
+    use base64::Engine;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(PLAINTEXT);
+    assert!(!logs.contains(PLAINTEXT), "plaintext in logs:\n{logs}");
+    assert!(
+        !logs.contains(&encoded),
+        "base64 plaintext in logs:\n{logs}"
+    );
+    assert!(logs.lines().count() > 10, "the logs were captured:\n{logs}");
 }
 
 fn expected_hmac() -> String {
@@ -127,7 +141,7 @@ fn decrypts_once_and_keeps_the_secret_when_kms_goes_away() {
     assert!(fresh.is_running());
 
     for logs in [warm_logs, fresh.logs()] {
-        assert!(!logs.contains(PLAINTEXT), "plaintext in logs:\n{logs}");
+        assert_no_secret_in(&logs);
     }
 }
 
@@ -154,7 +168,7 @@ fn a_wrong_encryption_context_is_refused_without_revealing_anything() {
         logs.contains("DecryptFailed"),
         "the failure is logged:\n{logs}"
     );
-    assert!(!logs.contains(PLAINTEXT), "plaintext in logs:\n{logs}");
+    assert_no_secret_in(&logs);
 }
 
 #[test]
@@ -168,4 +182,5 @@ fn a_payload_without_a_message_is_a_clear_error() {
         f.call(&json!({ "message": MESSAGE }))["hmac_sha256"],
         expected_hmac()
     );
+    assert_no_secret_in(&f.logs());
 }

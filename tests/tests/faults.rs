@@ -1,0 +1,317 @@
+//! What real containers meet, against the real MariaDB: a connection that died while the
+//! container was frozen, a database that is down, hung or full, and SIGTERM.
+//!
+//! Every test takes `database_lock()`: they stop, pause or fill the shared server.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use e2e::{database_lock, services_script, Admin, Function, Services};
+use serde_json::json;
+
+fn env_with<'a>(services: &'a Services, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    let mut env = vec![("DATABASE_URL", services.var("DATABASE_URL"))];
+    env.extend_from_slice(extra);
+    env
+}
+
+/// Invokes once and returns the server id of the connection the function opened for it.
+fn warm_up(f: &Function, admin: &mut Admin) -> u64 {
+    let before = admin.connection_ids("app");
+    assert_eq!(f.call(&json!({"id": 1}))["name"], "Ada Lovelace");
+    let opened: Vec<u64> = admin
+        .connection_ids("app")
+        .into_iter()
+        .filter(|id| !before.contains(id))
+        .collect();
+    assert_eq!(opened.len(), 1, "one connection for the warm container");
+    opened[0]
+}
+
+fn wait_until(limit: Duration, mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if done() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    None
+}
+
+#[test]
+fn a_connection_killed_while_frozen_is_replaced_and_the_invocation_succeeds() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let kept = warm_up(&f, &mut admin);
+
+    // Lambda freezes the process between invocations; meanwhile the server drops it.
+    f.signal("STOP");
+    admin.exec(&format!("KILL CONNECTION {kept}"));
+    let connects = admin.status("Connections");
+    f.signal("CONT");
+
+    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+    assert_eq!(
+        admin.status("Connections") - connects,
+        1,
+        "reconnected once"
+    );
+    assert!(!admin.connection_ids("app").contains(&kept));
+    assert!(f.logs().contains("reconnecting once"), "{}", f.logs());
+    // And the new connection is kept again.
+    f.call(&json!({"id": 3}));
+    assert_eq!(admin.status("Connections") - connects, 1);
+}
+
+/// Sets a server variable for the test and restores it even if the test fails.
+struct GlobalVariable<'a> {
+    admin: &'a mut Admin,
+    name: &'static str,
+    original: u64,
+}
+
+impl<'a> GlobalVariable<'a> {
+    fn set(admin: &'a mut Admin, name: &'static str, value: u64) -> Self {
+        let original = admin.query_u64(&format!("SELECT @@GLOBAL.{name}"))[0];
+        admin.exec(&format!("SET GLOBAL {name} = {value}"));
+        Self {
+            admin,
+            name,
+            original,
+        }
+    }
+}
+
+impl Drop for GlobalVariable<'_> {
+    fn drop(&mut self) {
+        self.admin.release_held();
+        self.admin
+            .exec(&format!("SET GLOBAL {} = {}", self.name, self.original));
+    }
+}
+
+#[test]
+fn a_connection_expired_by_wait_timeout_while_frozen_is_replaced() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    // New sessions get a 1 s idle timeout (RDS's default is 8 hours).
+    let short = GlobalVariable::set(&mut admin, "wait_timeout", 1);
+    let f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let kept = warm_up(&f, short.admin);
+
+    f.signal("STOP");
+    let gone = wait_until(Duration::from_secs(10), || {
+        !short.admin.connection_ids("app").contains(&kept)
+    });
+    assert!(
+        gone.is_some(),
+        "the server did not expire the idle connection"
+    );
+    let connects = short.admin.status("Connections");
+    f.signal("CONT");
+
+    assert_eq!(f.call(&json!({"id": 42}))["name"], "Douglas Adams");
+    assert_eq!(short.admin.status("Connections") - connects, 1);
+}
+
+#[test]
+fn a_database_that_is_down_gives_a_clear_error_and_the_next_invocation_reconnects() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut f = Function::start(
+        &services,
+        "rds-enrich",
+        &env_with(&services, &[("DB_CONNECT_TIMEOUT_MS", "1000")]),
+    );
+    let pid = f.pid();
+    f.call(&json!({"id": 1}));
+
+    services_script(&["down", "mariadb"]);
+    let start = Instant::now();
+    let reply = f.invoke(&json!({"id": 1}));
+    let took = start.elapsed();
+    services_script(&["up"]);
+
+    assert!(reply.failed);
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert!(
+        reply.error_message().contains("could not connect"),
+        "{}",
+        reply.body
+    );
+    assert!(took < Duration::from_millis(1000 + 2000), "took {took:?}");
+    assert!(f.is_running());
+    assert_eq!(f.pid(), pid);
+    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+}
+
+#[test]
+fn an_unresponsive_database_times_out_within_the_connect_timeout() {
+    let _db = database_lock();
+    let services = Services::load();
+    // Accepts TCP connections and never says a word, like a blackholed server.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "mysql://app:app-pass@{}/lambda",
+        silent.local_addr().unwrap()
+    );
+    let mut f = Function::start(
+        &services,
+        "rds-enrich",
+        &[
+            ("DATABASE_URL", url.as_str()),
+            ("DB_CONNECT_TIMEOUT_MS", "500"),
+        ],
+    );
+    let start = Instant::now();
+    let reply = f.invoke(&json!({"id": 1}));
+    let took = start.elapsed();
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert_eq!(
+        reply.error_message(),
+        "could not connect to the database within 500 ms"
+    );
+    assert!(took >= Duration::from_millis(500), "took {took:?}");
+    assert!(took < Duration::from_millis(500 + 1500), "took {took:?}");
+    assert!(f.is_running());
+}
+
+/// SIGSTOPs the MariaDB server; SIGCONTs it when dropped, even if the test fails.
+struct PausedMariadb(String);
+
+impl PausedMariadb {
+    fn pause(services: &Services) -> Self {
+        let pid = std::fs::read_to_string(format!("{}/mariadb.pid", services.var("SERVICES_DIR")))
+            .unwrap();
+        let paused = Self(pid.trim().to_string());
+        paused.signal("STOP");
+        paused
+    }
+
+    fn signal(&self, signal: &str) {
+        e2e::run(
+            std::process::Command::new("kill")
+                .arg(format!("-{signal}"))
+                .arg(&self.0),
+        );
+    }
+}
+
+impl Drop for PausedMariadb {
+    fn drop(&mut self) {
+        self.signal("CONT");
+    }
+}
+
+#[test]
+fn a_hung_query_times_out_and_the_next_invocation_reconnects() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let f = Function::start(
+        &services,
+        "rds-enrich",
+        &env_with(&services, &[("DB_QUERY_TIMEOUT_MS", "500")]),
+    );
+    warm_up(&f, &mut admin);
+
+    // The server stops answering mid-connection (a frozen database host).
+    let paused = PausedMariadb::pause(&services);
+    let start = Instant::now();
+    let reply = f.invoke(&json!({"id": 1}));
+    let took = start.elapsed();
+    drop(paused);
+
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert_eq!(
+        reply.error_message(),
+        "the query did not complete within 500 ms"
+    );
+    assert!(took < Duration::from_millis(500 + 1500), "took {took:?}");
+    // The connection in an unknown state was dropped: the next invocation reconnects.
+    let connects = admin.status("Connections");
+    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+    assert_eq!(admin.status("Connections") - connects, 1);
+}
+
+#[test]
+fn too_many_connections_is_a_clear_error_and_the_process_keeps_serving() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let in_use = admin.status("Threads_connected");
+    let full = GlobalVariable::set(&mut admin, "max_connections", in_use + 2);
+
+    let refusal = full
+        .admin
+        .hold_connections_until_refused(services.var("DATABASE_URL"), 10);
+    assert!(refusal.to_string().contains("1040"), "{refusal}");
+
+    let mut f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let reply = f.invoke(&json!({"id": 1}));
+    assert_eq!(reply.error_type(), "TooManyConnections", "{}", reply.body);
+    assert!(
+        reply.error_message().contains("max_connections"),
+        "{}",
+        reply.body
+    );
+    assert!(f.is_running());
+
+    full.admin.release_held();
+    assert_eq!(f.call(&json!({"id": 1}))["name"], "Ada Lovelace");
+    drop(full);
+}
+
+#[test]
+fn sigterm_closes_the_connection_cleanly_and_at_once() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+
+    // Control: a process killed outright leaves the server an aborted client.
+    let killed = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let id = warm_up(&killed, &mut admin);
+    let aborted = admin.status("Aborted_clients");
+    killed.signal("KILL");
+    drop(killed);
+    let gone = wait_until(Duration::from_secs(5), || {
+        !admin.connection_ids("app").contains(&id)
+    });
+    assert!(gone.is_some());
+    assert_eq!(
+        admin.status("Aborted_clients") - aborted,
+        1,
+        "SIGKILL aborts the connection"
+    );
+
+    // SIGTERM: the shutdown hook closes the connection with COM_QUIT before exiting.
+    let mut f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let id = warm_up(&f, &mut admin);
+    let aborted = admin.status("Aborted_clients");
+    f.signal("TERM");
+    let gone = wait_until(Duration::from_secs(1), || {
+        !admin.connection_ids("app").contains(&id)
+    });
+    assert!(
+        gone.is_some(),
+        "the connection is still open 1 s after SIGTERM"
+    );
+    assert!(
+        f.wait_exit(Duration::from_secs(2)),
+        "the process did not exit"
+    );
+    assert_eq!(
+        admin.status("Aborted_clients"),
+        aborted,
+        "closed cleanly, not aborted"
+    );
+    assert!(
+        f.logs().contains("Graceful shutdown completed"),
+        "{}",
+        f.logs()
+    );
+}
