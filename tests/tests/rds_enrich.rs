@@ -47,6 +47,24 @@ fn returns_the_seeded_names() {
         let out = f.call(&json!({ "id": id, "request": "r-1" }));
         assert_eq!(out, json!({ "id": id, "request": "r-1", "name": name }));
     }
+    // One report per invocation, like Lambda's REPORT line: only the first is cold.
+    let reports: Vec<Value> = f
+        .logs()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "invocation report")
+        .map(|line| line["fields"].clone())
+        .collect();
+    let cold: Vec<bool> = reports
+        .iter()
+        .map(|r| r["cold"].as_bool().unwrap())
+        .collect();
+    assert_eq!(cold, [true, false, false, false]);
+    for r in &reports {
+        assert_eq!(r["ok"], true);
+        assert_eq!(r["pid"], f.pid());
+        assert!(r["duration_us"].as_u64().unwrap() > 0);
+    }
 }
 
 #[test]

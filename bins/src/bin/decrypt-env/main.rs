@@ -7,8 +7,11 @@
 //! decryption is not kept, so the next invocation tries again. The plaintext is a
 //! `SecretString`: it is never logged and its `Debug` output is redacted.
 
+// The KMS client's nested futures exceed the compiler's default layout depth.
+#![recursion_limit = "256"]
+
 use aws_sdk_kms::Client as KmsClient;
-use functions::{diagnostic, init_logging};
+use functions::{diagnostic, init_logging, report};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::Value;
@@ -25,11 +28,14 @@ async fn main() -> Result<(), Error> {
 }
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
-    let secret = SECRET
-        .get_or_decrypt(decrypt_from_env)
-        .await
-        .map_err(diagnostic)?;
-    sign(secret, &event.payload).map_err(diagnostic)
+    report(async {
+        let secret = SECRET
+            .get_or_decrypt(decrypt_from_env)
+            .await
+            .map_err(diagnostic)?;
+        sign(secret, &event.payload).map_err(diagnostic)
+    })
+    .await
 }
 
 /// Runs once per container (and again only after a failure). The KMS client is built

@@ -5,7 +5,7 @@
 //! The only difference from `rds-enrich` is the connection's lifetime: one invocation
 //! here, the whole container there.
 
-use functions::{diagnostic, init_logging};
+use functions::{diagnostic, init_logging, report};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use shared::enrich::{enrich, EnrichError, LazyConnection};
@@ -27,10 +27,13 @@ async fn handler(
     connector: &Result<MysqlConnector, Diagnostic>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Diagnostic> {
-    let connector = connector.as_ref().map_err(Clone::clone)?;
-    // A connection for this invocation only: connect, query, disconnect.
-    let mut db = LazyConnection::new(connector.clone());
-    let result = enrich(event.payload, &mut db).await;
-    db.close().await;
-    result.map_err(diagnostic)
+    report(async {
+        let connector = connector.as_ref().map_err(Clone::clone)?;
+        // A connection for this invocation only: connect, query, disconnect.
+        let mut db = LazyConnection::new(connector.clone());
+        let result = enrich(event.payload, &mut db).await;
+        db.close().await;
+        result.map_err(diagnostic)
+    })
+    .await
 }

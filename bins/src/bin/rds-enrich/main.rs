@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use functions::{diagnostic, init_logging};
+use functions::{diagnostic, init_logging, on_sigterm, report};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
 use shared::enrich::{enrich, EnrichError, LazyConnection};
@@ -33,10 +33,7 @@ async fn main() -> Result<(), Error> {
     // instead of holding it until `wait_timeout`.
     if let Ok(db) = &db {
         let db = db.clone();
-        lambda_runtime::spawn_graceful_shutdown_handler(move || async move {
-            db.lock().await.close().await;
-        })
-        .await;
+        on_sigterm(move || async move { db.lock().await.close().await }).await;
     }
 
     lambda_runtime::run(service_fn(|event| handler(&db, event))).await
@@ -46,7 +43,10 @@ async fn handler(
     db: &Result<Db, Diagnostic>,
     event: LambdaEvent<Value>,
 ) -> Result<Value, Diagnostic> {
-    let db = db.as_ref().map_err(Clone::clone)?;
-    let mut db = db.lock().await;
-    enrich(event.payload, &mut db).await.map_err(diagnostic)
+    report(async {
+        let db = db.as_ref().map_err(Clone::clone)?;
+        let mut db = db.lock().await;
+        enrich(event.payload, &mut db).await.map_err(diagnostic)
+    })
+    .await
 }

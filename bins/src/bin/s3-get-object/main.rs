@@ -7,7 +7,7 @@
 //! it off the first invocation. Its connection pool then stays warm across invocations.
 
 use aws_lambda_events::event::s3::S3Event;
-use functions::{diagnostic, init_logging};
+use functions::{diagnostic, init_logging, report};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use shared::s3::{content_types, ObjectContentType, S3Metadata};
 
@@ -26,7 +26,10 @@ async fn handler(
     store: &S3Metadata,
     event: LambdaEvent<S3Event>,
 ) -> Result<Vec<ObjectContentType>, Diagnostic> {
-    content_types(&event.payload, store)
-        .await
-        .map_err(diagnostic)
+    report(async {
+        content_types(&event.payload, store)
+            .await
+            .map_err(diagnostic)
+    })
+    .await
 }
