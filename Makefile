@@ -1,7 +1,7 @@
 # Set-up on a fresh machine is two commands: `make zip` and `make test`.
 # Each installs what it needs (cargo-lambda from PyPI, binutils from Debian).
 
-.PHONY: zip test lint e2e services services-down clean
+.PHONY: zip test lint e2e bench services services-down clean
 
 ## Build every function as target/lambda/<function>/bootstrap.zip and print their sizes.
 zip:
@@ -9,12 +9,12 @@ zip:
 
 ## Unit tests: no network, no AWS account, no credentials.
 test:
-	cargo test --workspace --exclude e2e
+	cargo test --workspace
 
 ## Formatting and lints, as CI checks them (each feature group on its own too).
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy -p functions --no-default-features --features rds -- -D warnings
 	cargo clippy -p functions --no-default-features --features aws -- -D warnings
 
@@ -30,7 +30,11 @@ services-down:
 e2e: zip
 	rm -rf target/e2e
 	scripts/services up
-	status=0; cargo test -p e2e --no-fail-fast || status=$$?; scripts/services down; exit $$status
+	status=0; cargo test -p e2e --features services --no-fail-fast || status=$$?; scripts/services down; exit $$status
+
+## The article's experiment and the costs behind it: docs/benchmarks.md, .json and charts.
+bench:
+	scripts/bench
 
 clean: services-down
 	cargo clean

@@ -138,75 +138,114 @@ fn function_lock(function: &str) -> MutexGuard<'static, ()> {
     lock.lock().unwrap_or_else(|p| p.into_inner())
 }
 
+/// Starts a `bootstrap` as Lambda would: Lambda's environment plus `env`, polling
+/// `runtime_api` (`http://host:port/path`) for `function`, stdout and stderr into `log`.
+pub fn spawn_bootstrap(
+    binary: &Path,
+    runtime_api: &str,
+    function: &str,
+    env: &[(&str, &str)],
+    log: &Path,
+) -> Child {
+    let out = fs::File::create(log).unwrap();
+    let mut command = Command::new(binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .stdin(Stdio::null())
+        .stdout(out.try_clone().unwrap())
+        .stderr(out);
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}: {e}", binary.display()))
+}
+
+/// Calls the Invoke API of the emulator for one function, over a keep-alive connection.
+pub struct Invoker {
+    agent: ureq::Agent,
+    url: String,
+}
+
+impl Invoker {
+    pub fn new(services: &Services, function: &str) -> Self {
+        let api = services.var("LAMBDA_RUNTIME_API");
+        Self {
+            agent: ureq::AgentBuilder::new()
+                .timeout_connect(Duration::from_secs(5))
+                .timeout(INVOKE_TIMEOUT)
+                .build(),
+            url: format!("http://{api}/2015-03-31/functions/{function}/invocations"),
+        }
+    }
+
+    /// Sends one invocation and waits for its reply.
+    pub fn invoke(&self, payload: &Value) -> Result<Reply, Box<ureq::Error>> {
+        match self.agent.post(&self.url).send_json(payload) {
+            Ok(resp) => {
+                let failed = resp.header("X-Amz-Function-Error").is_some();
+                let body = resp.into_json().unwrap_or(Value::Null);
+                Ok(Reply { body, failed })
+            }
+            Err(ureq::Error::Status(_, resp)) => Ok(Reply {
+                body: resp.into_json().unwrap_or(Value::Null),
+                failed: true,
+            }),
+            Err(err) => Err(Box::new(err)),
+        }
+    }
+}
+
 /// One function instance (one "container"): a `bootstrap` process polling the emulator.
 pub struct Function {
     pub name: String,
     child: Child,
     log: PathBuf,
-    agent: ureq::Agent,
-    invoke_url: String,
+    invoker: Invoker,
     _only_instance: MutexGuard<'static, ()>,
 }
 
 impl Function {
-    /// Starts `function`'s bootstrap with Lambda's environment plus `env`.
+    /// Starts `function`'s bootstrap with Lambda's environment plus `env` (logs at DEBUG).
     pub fn start(services: &Services, function: &str, env: &[(&str, &str)]) -> Self {
         let only_instance = function_lock(function);
-        let name = function.to_string();
-        let api = services.var("LAMBDA_RUNTIME_API");
         let logs = workspace_root().join("target/e2e/logs");
         fs::create_dir_all(&logs).unwrap();
-        let log = logs.join(format!("{name}-{}.log", unique_suffix()));
-        let out = fs::File::create(&log).unwrap();
-        let mut command = Command::new(bootstrap(function));
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", format!("http://{api}/.rt/{name}"))
-            .env("AWS_LAMBDA_FUNCTION_NAME", function)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
-            .stdin(Stdio::null())
-            .stdout(out.try_clone().unwrap())
-            .stderr(out);
-        for (k, v) in env {
-            command.env(k, v);
+        let log = logs.join(format!("{function}-{}.log", unique_suffix()));
+        let api = format!(
+            "http://{}/.rt/{function}",
+            services.var("LAMBDA_RUNTIME_API")
+        );
+        let mut env = env.to_vec();
+        if !env.iter().any(|(k, _)| *k == "AWS_LAMBDA_LOG_LEVEL") {
+            env.insert(0, ("AWS_LAMBDA_LOG_LEVEL", "DEBUG"));
         }
-        let child = command.spawn().unwrap();
-        let agent = ureq::AgentBuilder::new()
-            .timeout_connect(Duration::from_secs(5))
-            .timeout(INVOKE_TIMEOUT)
-            .build();
+        let child = spawn_bootstrap(&bootstrap(function), &api, function, &env, &log);
         Self {
-            invoke_url: format!("http://{api}/2015-03-31/functions/{name}/invocations"),
-            name,
+            name: function.to_string(),
             child,
             log,
-            agent,
+            invoker: Invoker::new(services, function),
             _only_instance: only_instance,
         }
     }
 
     /// Sends one invocation through the Invoke API and waits for its reply.
     pub fn invoke(&self, payload: &Value) -> Reply {
-        match self.agent.post(&self.invoke_url).send_json(payload) {
-            Ok(resp) => {
-                let failed = resp.header("X-Amz-Function-Error").is_some();
-                let body = resp.into_json().unwrap_or(Value::Null);
-                Reply { body, failed }
-            }
-            Err(ureq::Error::Status(_, resp)) => Reply {
-                body: resp.into_json().unwrap_or(Value::Null),
-                failed: true,
-            },
-            Err(err) => panic!(
+        self.invoker.invoke(payload).unwrap_or_else(|err| {
+            panic!(
                 "invoking {} failed: {err}\nlogs:\n{}",
                 self.name,
                 self.logs()
-            ),
-        }
+            )
+        })
     }
 
     /// Invokes and expects success.

@@ -1,0 +1,141 @@
+//! The article's two figures, as SVG: each invocation's handler Duration over the burst,
+//! and the database's open connections over time.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::{BurstReport, Result};
+
+const NAIVE: RGBColor = RGBColor(214, 39, 40);
+const GLOBAL: RGBColor = RGBColor(31, 119, 180);
+
+pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
+    let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let variants = [
+        (&burst.naive, NAIVE, "naive"),
+        (&burst.global, GLOBAL, "global"),
+    ];
+    let max_ms = variants
+        .iter()
+        .flat_map(|(v, _, _)| v.points())
+        .map(|(_, ms, _)| ms)
+        .fold(1.0_f64, f64::max);
+    let min_ms = variants
+        .iter()
+        .flat_map(|(v, _, _)| v.points())
+        .map(|(_, ms, _)| ms)
+        .fold(max_ms, f64::min)
+        .max(0.001);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "Handler duration per invocation: {} invocations at concurrency {}",
+                burst.invocations, burst.concurrency
+            ),
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            0.0..burst.invocations as f64,
+            (min_ms * 0.8..max_ms * 1.25).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("invocation, in order of start")
+        .y_desc("handler duration (ms, log scale)")
+        .draw()?;
+    for (variant, color, name) in variants {
+        let points = variant.points();
+        chart
+            .draw_series(
+                points
+                    .iter()
+                    .filter(|(_, _, cold)| !cold)
+                    .map(|&(x, y, _)| Circle::new((x, y), 1, color.mix(0.6).filled())),
+            )?
+            .label(format!("{name}: {}", variant.function))
+            .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
+        // Cold invocations (first of each process) stand out.
+        chart.draw_series(
+            points
+                .iter()
+                .filter(|(_, _, cold)| *cold)
+                .map(|&(x, y, _)| TriangleMarker::new((x, y), 6, color.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+pub fn connections(path: &Path, burst: &BurstReport) -> Result<()> {
+    let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let variants = [
+        (&burst.naive, NAIVE, "naive"),
+        (&burst.global, GLOBAL, "global"),
+    ];
+    let max_t = variants
+        .iter()
+        .flat_map(|(v, _, _)| v.samples.iter().map(|s| s.t_ms))
+        .max()
+        .unwrap_or(1) as f64
+        / 1000.0;
+    let max_c = variants
+        .iter()
+        .flat_map(|(v, _, _)| v.samples.iter().map(|s| s.threads_connected))
+        .max()
+        .unwrap_or(1)
+        .max(burst.concurrency as u64) as f64;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Open database connections (sampled every 100 ms)",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0.0..max_t, 0.0..max_c * 1.15)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the containers started")
+        .y_desc("connections")
+        .draw()?;
+    for (variant, color, name) in variants {
+        chart
+            .draw_series(LineSeries::new(
+                variant
+                    .samples
+                    .iter()
+                    .map(|s| (s.t_ms as f64 / 1000.0, s.threads_connected as f64)),
+                color.stroke_width(2),
+            ))?
+            .label(format!("{name}: {}", variant.function))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        // SIGTERM to every container: where Lambda would reclaim them.
+        let t = variant.sigterm_at_ms as f64 / 1000.0;
+        chart.draw_series(LineSeries::new(
+            vec![(t, 0.0), (t, max_c * 1.1)],
+            color.mix(0.5).stroke_width(1),
+        ))?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
+    root.present()?;
+    Ok(())
+}
