@@ -6,6 +6,7 @@
 
 mod charts;
 mod fake_runtime;
+mod latency_proxy;
 mod stats;
 
 use std::fs;
@@ -35,6 +36,8 @@ const AFTER_SIGTERM: Duration = Duration::from_secs(2);
 /// Invocations one after another, on one container: the cost of each variant without
 /// contention for the CPU.
 const SEQUENTIAL: usize = 300;
+/// The database's distance in the "network" rows: a round trip within an AWS region.
+const NETWORK_RTT: Duration = Duration::from_micros(500);
 const COLD_STARTS: usize = 20;
 /// Warm invocations per profile variant, in alternating blocks.
 const PROFILE_BLOCKS: usize = 4;
@@ -66,23 +69,67 @@ fn main() -> Result<()> {
     println!("\n== why the ratio is what it is: TLS, and one invocation at a time");
     let mut contrast = Vec::new();
     let idle = Duration::from_millis(10);
-    for (label, url, sequential, gap) in [
-        ("burst, TLS", "DATABASE_URL_TLS", false, Duration::ZERO),
-        ("one at a time", "DATABASE_URL", true, Duration::ZERO),
-        ("one at a time, 10 ms apart", "DATABASE_URL", true, idle),
+    // The database one network round trip away, as in a VPC: +NETWORK_RTT per round trip.
+    let mysql: std::net::SocketAddr =
+        format!("127.0.0.1:{}", services.var("MYSQL_PORT")).parse()?;
+    let proxy = latency_proxy::start(mysql, NETWORK_RTT / 2)?;
+    let via_proxy = |var: &str| {
+        Some(
+            services
+                .var(var)
+                .replace(&mysql.to_string(), &proxy.to_string()),
+        )
+    };
+    let rtt_label = format!(
+        "one at a time, +{} ms network RTT",
+        NETWORK_RTT.as_secs_f64() * 1000.0
+    );
+    let rtt_tls_label = format!("{rtt_label}, TLS");
+    for (label, var, sequential, gap, proxied) in [
+        (
+            "burst, TLS",
+            "DATABASE_URL_TLS",
+            false,
+            Duration::ZERO,
+            false,
+        ),
+        ("one at a time", "DATABASE_URL", true, Duration::ZERO, false),
+        (
+            "one at a time, 10 ms apart",
+            "DATABASE_URL",
+            true,
+            idle,
+            false,
+        ),
         (
             "one at a time, TLS",
             "DATABASE_URL_TLS",
             true,
             Duration::ZERO,
+            false,
+        ),
+        (
+            rtt_label.as_str(),
+            "DATABASE_URL",
+            true,
+            Duration::ZERO,
+            true,
+        ),
+        (
+            rtt_tls_label.as_str(),
+            "DATABASE_URL_TLS",
+            true,
+            Duration::ZERO,
+            true,
         ),
     ] {
         let make = |function| {
-            if sequential {
-                Run::sequential(function, url).with_gap(gap)
+            let run = if sequential {
+                Run::sequential(function, var).with_gap(gap)
             } else {
-                Run::burst(function, url).quiet()
-            }
+                Run::burst(function, var).quiet()
+            };
+            run.with_url(if proxied { via_proxy(var) } else { None })
         };
         let naive = run(&services, &out, make("rds-enrich-naive"))?;
         let global = run(&services, &out, make("rds-enrich"))?;
@@ -164,7 +211,8 @@ struct SizeRow {
     function: String,
     /// This repository: its profile, lean features, one build per feature group.
     repo_zip_bytes: u64,
-    /// Same code and features, cargo-lambda's defaults (no profile in Cargo.toml).
+    /// Same code, as cargo-lambda builds it by default: no profile in Cargo.toml (it
+    /// injects its own), the four functions in one build.
     cargo_lambda_default_zip_bytes: Option<u64>,
     /// `cargo build --release -p functions` (Cargo's defaults, the four functions in one
     /// build, so their features unify), zipped.
@@ -361,6 +409,8 @@ struct BurstReport {
 struct Run {
     function: &'static str,
     database_url: &'static str,
+    /// Overrides the URL `database_url` names (e.g. through the latency proxy).
+    url: Option<String>,
     concurrency: usize,
     invocations: usize,
     idle_after: Duration,
@@ -376,6 +426,7 @@ impl Run {
         Self {
             function,
             database_url,
+            url: None,
             concurrency: CONCURRENCY,
             invocations: BURST,
             idle_after: IDLE_AFTER_BURST,
@@ -395,6 +446,10 @@ impl Run {
 
     fn with_gap(self, gap: Duration) -> Self {
         Self { gap, ..self }
+    }
+
+    fn with_url(self, url: Option<String>) -> Self {
+        Self { url, ..self }
     }
 
     /// Without the watch after the run (its connections are not charted).
@@ -439,8 +494,17 @@ fn run(services: &Services, out: &Path, run: Run) -> Result<Variant> {
         services.var("LAMBDA_RUNTIME_API")
     );
     let binary = e2e::bootstrap(function);
-    let env = function_env(services, run.database_url);
-    let tag = format!("{function}-{}-c{}", run.database_url, run.concurrency);
+    let mut env = function_env(services, run.database_url);
+    if let Some(url) = &run.url {
+        env.retain(|(k, _)| *k != "DATABASE_URL");
+        env.push(("DATABASE_URL", url.as_str()));
+    }
+    let tag = format!(
+        "{function}-{}-c{}{}",
+        run.database_url,
+        run.concurrency,
+        if run.url.is_some() { "-proxy" } else { "" }
+    );
     let logs: Vec<PathBuf> = (0..run.concurrency)
         .map(|i| out.join(format!("logs/run-{tag}-{i}.log")))
         .collect();
@@ -846,6 +910,16 @@ impl Report {
         ));
         line(String::new());
         line(
+            "Why containers started by the bench and not `cargo lambda watch --concurrency 20`: \
+             the processes measured are then exactly the zipped bootstraps (watch would \
+             `cargo run` another build), all 20 exist from the start, so there are exactly 20 \
+             cold invocations (watch spawns instances every 100 ms while its queue is \
+             non-empty, mixing its spawn timing into the load), and the bench can read each \
+             process's CPU time and send it SIGTERM, as Lambda does."
+                .into(),
+        );
+        line(String::new());
+        line(
             "| | naive (connect per invocation) | global (kept connection) | naive / global |"
                 .into(),
         );
@@ -920,8 +994,14 @@ impl Report {
             "This machine has {} cores for {} containers, MariaDB, the emulator and the \
              clients: in the burst every invocation also waits for a CPU, and that wait is \
              the same for both variants. One invocation at a time (one container) shows each \
-             variant's own cost; TLS, which RDS commonly enforces, makes each connect dearer.",
-            self.machine.cores, b.concurrency
+             variant's own cost; with 10 ms between invocations the processes fall asleep \
+             between them, as real containers do; TLS, which RDS commonly enforces, makes each \
+             connect dearer; and the network rows put the database {} ms of round trip away \
+             (a TCP proxy on 127.0.0.1 that delays each direction), as it is in a VPC, where \
+             every round trip the naive variant adds is paid in full.",
+            self.machine.cores,
+            b.concurrency,
+            NETWORK_RTT.as_secs_f64() * 1000.0
         ));
         line(String::new());
         line("| run | concurrency | invocations | handler mean naive / global (ms) | ratio | handler p99 naive / global (ms) | ratio | CPU per invocation naive / global (ms) |".into());
@@ -1001,8 +1081,9 @@ impl Report {
         line(
             "This repo's build (`opt-level = \"z\"`, fat LTO) against cargo-lambda's default \
              build of the same code (`opt-level = 3`, thin LTO and the settings cargo-lambda \
-             injects), one container each, invoked one at a time. CPU is the function \
-             process's user + system time per invocation (10 ms clock ticks, summed)."
+             injects; see the zip sizes below), one container each, invoked one at a time. \
+             CPU is the function process's user + system time per invocation (10 ms clock \
+             ticks, summed)."
                 .into(),
         );
         line(String::new());
@@ -1027,12 +1108,14 @@ impl Report {
         line("## Zip sizes (bytes)".into());
         line(String::new());
         line(
-            "Same code in each column. The first two build each group of functions with only \
-             its own features and differ only in the profile; the third is what a plain \
-             `cargo build --release -p functions` gives (Cargo's release defaults: \
-             `opt-level = 3`, no LTO, symbols kept; the four functions in one build, so \
-             their dependencies' features unify). The hello-world floor is built with this \
-             repo's profile only."
+            "Same code in each column. This repo builds each group of functions with only its \
+             own features and its size profile. cargo-lambda's default is what \
+             `cargo lambda build --release` gives with no profile in Cargo.toml (it injects \
+             `opt-level = 3` with thin LTO, one codegen unit, abort and strip), and the plain \
+             column is `cargo build --release` (Cargo's defaults: no LTO, symbols kept), zipped; \
+             both build the four functions in one build, as a project does by default, so their \
+             dependencies' features unify. The hello-world floor is built with this repo's \
+             profile only."
                 .into(),
         );
         line(String::new());
