@@ -36,6 +36,8 @@ const AFTER_SIGTERM: Duration = Duration::from_secs(2);
 /// Invocations one after another, on one container: the cost of each variant without
 /// contention for the CPU.
 const SEQUENTIAL: usize = 300;
+/// How many times the reconnect path is measured.
+const RECONNECTS: usize = 50;
 /// The database's distance in the "network" rows: a round trip within an AWS region.
 const NETWORK_RTT: Duration = Duration::from_micros(500);
 const COLD_STARTS: usize = 20;
@@ -147,6 +149,11 @@ fn main() -> Result<()> {
     }
 
     println!(
+        "\n== the reconnect path: a kept connection killed between invocations, {RECONNECTS} times"
+    );
+    let reconnect = reconnect_cost(&services, &out)?;
+
+    println!(
         "\n== size profile cost: this repo's build vs cargo-lambda's default, warm invocations"
     );
     let profile = profile_cost(&root, &services, &out)?;
@@ -160,6 +167,7 @@ fn main() -> Result<()> {
             global,
         },
         contrast,
+        reconnect,
         init,
         profile,
         sizes,
@@ -688,6 +696,73 @@ fn read_reports(log: &Path) -> Result<Vec<Invocation>> {
         .collect())
 }
 
+// ---------------------------------------------------------------- reconnect path
+
+/// What `LazyConnection`'s reconnect-and-retry costs the one invocation that meets a dead
+/// kept connection, against a warm invocation just before it. No pre-use check is made,
+/// so the other invocations pay nothing.
+#[derive(Serialize)]
+struct ReconnectCost {
+    warm: Summary,
+    after_kill: Summary,
+}
+
+fn reconnect_cost(services: &Services, out: &Path) -> Result<ReconnectCost> {
+    let function = "rds-enrich";
+    let mut admin = Admin::connect(services);
+    let api = format!(
+        "http://{}/.rt/{function}",
+        services.var("LAMBDA_RUNTIME_API")
+    );
+    let env = function_env(services, "DATABASE_URL");
+    let log = out.join("logs/reconnect.log");
+    let container = Container(spawn_bootstrap(
+        &e2e::bootstrap(function),
+        &api,
+        function,
+        &env,
+        &log,
+    ));
+    let invoker = Invoker::new(services, function);
+    let call = |id: u64| -> Result<()> {
+        let reply = invoker.invoke(&json!({ "id": id }))?;
+        if reply.failed {
+            return Err(format!("{function}: {}", reply.body).into());
+        }
+        Ok(())
+    };
+    call(1)?; // cold: connects
+    for i in 0..RECONNECTS as u64 {
+        call(2 + i)?; // warm
+                      // The server drops the kept connection while the container idles.
+        for id in admin.connection_ids("app") {
+            admin.exec(&format!("KILL CONNECTION {id}"));
+        }
+        call(100 + i)?; // finds it dead: reconnects once and retries
+    }
+    drop(container);
+    let warm: Vec<Invocation> = read_reports(&log)?
+        .into_iter()
+        .filter(|i| !i.cold)
+        .collect();
+    let pick = |parity: usize| -> Vec<u64> {
+        warm.iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, inv)| inv.duration_us)
+            .collect()
+    };
+    let cost = ReconnectCost {
+        warm: Summary::of_us(&pick(0)),
+        after_kill: Summary::of_us(&pick(1)),
+    };
+    println!(
+        "{function:<18} warm p50 {:.3} ms mean {:.3} ms | after its connection was killed: p50 {:.3} ms mean {:.3} ms",
+        cost.warm.p50_ms, cost.warm.mean_ms, cost.after_kill.p50_ms, cost.after_kill.mean_ms
+    );
+    Ok(cost)
+}
+
 // ---------------------------------------------------------------- profile cost
 
 /// This repo's size profile against cargo-lambda's defaults (opt-level 3, thin LTO), the
@@ -836,6 +911,7 @@ struct Report {
     machine: Machine,
     burst: BurstReport,
     contrast: Vec<Contrast>,
+    reconnect: ReconnectCost,
     init: Vec<InitRow>,
     profile: Vec<ProfileRow>,
     sizes: Vec<SizeRow>,
@@ -1060,6 +1136,30 @@ impl Report {
              then receive SIGTERM as Lambda sends before reclaiming a container.",
             IDLE_AFTER_BURST.as_secs()
         ));
+        line(String::new());
+        line("## The reconnect path".into());
+        line(String::new());
+        line(format!(
+            "A kept connection that died while the container was frozen costs the invocation \
+             that meets it one failed query, one connect and the retried query; no \
+             invocation pays for a pre-use check. Measured {RECONNECTS} times: a warm \
+             invocation, then `KILL CONNECTION` on the server, then the next invocation."
+        ));
+        line(String::new());
+        line("| invocation | p50 (ms) | mean (ms) | p99 (ms) | max (ms) |".into());
+        line("| --- | ---: | ---: | ---: | ---: |".into());
+        for (name, x) in [
+            ("warm (kept connection)", &self.reconnect.warm),
+            (
+                "after the connection was killed (reconnect + retry)",
+                &self.reconnect.after_kill,
+            ),
+        ] {
+            line(format!(
+                "| {name} | {:.3} | {:.3} | {:.3} | {:.3} |",
+                x.p50_ms, x.mean_ms, x.p99_ms, x.max_ms
+            ));
+        }
         line(String::new());
         line(format!("## Init time: exec of `bootstrap` to its first `/next` poll ({COLD_STARTS} cold starts each)"));
         line(String::new());
