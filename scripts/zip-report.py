@@ -55,8 +55,8 @@ def main() -> int:
     print(f"{'function':<18} {'zip bytes':>10} {'unzipped':>10}  {'max glibc':<12} budget")
     for r in rows:
         budget = BUDGET.get(r["function"])
-        print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} "
-              f"{budget:,}" if budget else "")
+        budget_text = f"{budget:,}" if budget else "-"
+        print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} {budget_text}")
     (root / "sizes.json").write_text(json.dumps(rows, indent=2) + "\n")
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
