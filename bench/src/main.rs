@@ -799,7 +799,6 @@ fn profile_cost(root: &Path, services: &Services, out: &Path) -> Result<Vec<Prof
         let variants = [
             e2e::bootstrap(function),
             extracted(
-                root,
                 &root
                     .join("target/bench/default-profile/lambda")
                     .join(function),
@@ -884,24 +883,12 @@ fn cpu_ticks(pid: u32) -> u64 {
 }
 
 /// The bootstrap of a zip outside target/lambda, extracted beside it.
-fn extracted(root: &Path, dir: &Path) -> Result<PathBuf> {
+fn extracted(dir: &Path) -> Result<PathBuf> {
     let zip = dir.join("bootstrap.zip");
     if !zip.exists() {
         return Err(format!("{} is missing: run scripts/bench", zip.display()).into());
     }
-    let binary = dir.join("bootstrap");
-    e2e::run(
-        std::process::Command::new("python3")
-            .args([
-                "-c",
-                "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
-            ])
-            .arg(&zip)
-            .arg(dir)
-            .current_dir(root),
-    );
-    e2e::run(std::process::Command::new("chmod").arg("+x").arg(&binary));
-    Ok(binary)
+    Ok(e2e::extract_bootstrap(&zip, dir))
 }
 
 // ---------------------------------------------------------------- report

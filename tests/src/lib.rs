@@ -83,24 +83,24 @@ pub fn bootstrap(function: &str) -> PathBuf {
             "{} is missing: run `make zip` first",
             zip.display()
         );
-        fs::create_dir_all(&dir).unwrap();
-        let status = Command::new("python3")
-            .args([
-                "-c",
-                "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
-            ])
-            .arg(&zip)
-            .arg(&dir)
-            .status()
-            .unwrap();
-        assert!(status.success(), "could not extract {}", zip.display());
-        Command::new("chmod")
-            .arg("+x")
-            .arg(&binary)
-            .status()
-            .unwrap();
+        extract_bootstrap(&zip, &dir);
         done.push(function.to_string());
     }
+    binary
+}
+
+/// Extracts `bootstrap` from `zip` into `dir`, executable, and returns its path.
+pub fn extract_bootstrap(zip: &Path, dir: &Path) -> PathBuf {
+    fs::create_dir_all(dir).unwrap();
+    run(Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])",
+        ])
+        .arg(zip)
+        .arg(dir));
+    let binary = dir.join("bootstrap");
+    run(Command::new("chmod").arg("+x").arg(&binary));
     binary
 }
 
