@@ -56,48 +56,163 @@ pub async fn report<T, E>(invocation: impl Future<Output = Result<T, E>>) -> Res
     result
 }
 
+/// Lambda's shutdown window for a function with an internal extension is 500 ms: wait for
+/// in-flight invocations this long at most, then give the hook the rest.
+#[cfg(feature = "rds")]
+const DRAIN_LIMIT: std::time::Duration = std::time::Duration::from_millis(250);
+#[cfg(feature = "rds")]
+const HOOK_LIMIT: std::time::Duration = std::time::Duration::from_millis(150);
+/// Registration is one request to the local Runtime API; init must never hang on it.
+#[cfg(feature = "rds")]
+const REGISTRATION_LIMIT: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs `hook` when Lambda sends SIGTERM, then exits.
 ///
 /// Lambda sends SIGTERM before reclaiming a container only to functions with an extension,
 /// so this registers a no-op internal one, as `lambda_runtime::spawn_graceful_shutdown_handler`
-/// does. Unlike that helper, a failed registration is logged instead of panicking (a
-/// panic aborts the process): the function then runs on, without the hook.
-/// Call it before `lambda_runtime::run`: extensions register during init.
+/// does. Unlike that helper, a failed or slow registration is logged instead of panicking
+/// (a panic aborts the process), and SIGTERM is only caught once the extension is there:
+/// otherwise the signal would be swallowed for the life of the process. On SIGTERM the
+/// invocations in flight finish and post their responses first (`in_flight`), all within
+/// Lambda's shutdown window. Call it before the runtime starts: extensions register in init.
 #[cfg(feature = "rds")]
-pub async fn on_sigterm<F, Fut>(hook: F)
+pub async fn on_sigterm<F, Fut>(in_flight: InFlight, hook: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     use tokio::signal::unix::{signal, SignalKind};
+    use tokio::time::timeout;
 
+    let registration = lambda_extension::Extension::new()
+        .with_events(&[]) // no events: it only makes Lambda send SIGTERM
+        .with_extension_name("_graceful-shutdown")
+        .register();
+    let extension = match timeout(REGISTRATION_LIMIT, registration).await {
+        Ok(Ok(extension)) => extension,
+        Ok(Err(err)) => {
+            return tracing::warn!(error = %err, "extension not registered; shutdown hook disabled")
+        }
+        Err(_) => {
+            return tracing::warn!("extension registration timed out; shutdown hook disabled")
+        }
+    };
     let mut sigterm = match signal(SignalKind::terminate()) {
         Ok(sigterm) => sigterm,
         Err(err) => {
             return tracing::warn!(error = %err, "no SIGTERM handler; shutdown hook disabled")
         }
     };
-    let extension = lambda_extension::Extension::new()
-        .with_events(&[]) // no events: it only makes Lambda send SIGTERM
-        .with_extension_name("_graceful-shutdown")
-        .register()
-        .await;
-    let extension = match extension {
-        Ok(extension) => extension,
-        Err(err) => {
-            return tracing::warn!(error = %err, "extension not registered; shutdown hook disabled")
-        }
-    };
     // The extension's event loop long-polls and is never woken: it costs nothing.
     tokio::spawn(extension.run());
     tokio::spawn(async move {
         if sigterm.recv().await.is_some() {
-            tracing::info!("SIGTERM: shutting down");
-            hook().await;
+            tracing::info!(in_flight = in_flight.count(), "SIGTERM: shutting down");
+            if timeout(DRAIN_LIMIT, in_flight.wait_idle()).await.is_err() {
+                tracing::warn!(in_flight = in_flight.count(), "invocations still running");
+            }
+            if timeout(HOOK_LIMIT, hook()).await.is_err() {
+                tracing::warn!("shutdown hook did not finish in time");
+            }
             tracing::info!("shutdown complete");
             std::process::exit(0);
         }
     });
+}
+
+/// Counts the invocations in flight, from the event received to the response posted, so
+/// that shutdown can wait for them. Add it to the runtime with `Runtime::layer`: the
+/// service it wraps includes the POST of the response.
+#[derive(Clone, Default)]
+pub struct InFlight(std::sync::Arc<(std::sync::atomic::AtomicUsize, tokio::sync::Notify)>);
+
+impl InFlight {
+    pub fn count(&self) -> usize {
+        self.0 .0.load(Ordering::SeqCst)
+    }
+
+    /// Returns once no invocation is in flight.
+    pub async fn wait_idle(&self) {
+        loop {
+            let idle = self.0 .1.notified();
+            if self.count() == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+
+    fn enter(&self) -> InFlightGuard {
+        self.0 .0.fetch_add(1, Ordering::SeqCst);
+        InFlightGuard(self.clone())
+    }
+}
+
+struct InFlightGuard(InFlight);
+
+impl Drop for InFlightGuard {
+    fn drop(&mut self) {
+        if self.0 .0 .0.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.0 .0 .1.notify_waiters();
+        }
+    }
+}
+
+impl<S> lambda_runtime::tower::Layer<S> for InFlight {
+    type Service = Tracked<S>;
+    fn layer(&self, inner: S) -> Tracked<S> {
+        Tracked {
+            inner,
+            in_flight: self.clone(),
+        }
+    }
+}
+
+/// A runtime service whose calls count as in flight until they complete.
+#[derive(Clone)]
+pub struct Tracked<S> {
+    inner: S,
+    in_flight: InFlight,
+}
+
+impl<S, R> lambda_runtime::Service<R> for Tracked<S>
+where
+    S: lambda_runtime::Service<R>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = TrackedFuture<S::Future>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: R) -> Self::Future {
+        let guard = self.in_flight.enter();
+        TrackedFuture {
+            inner: Box::pin(self.inner.call(request)),
+            _guard: guard,
+        }
+    }
+}
+
+/// The wrapped future, and the guard that counts it until it completes or is dropped.
+pub struct TrackedFuture<F> {
+    inner: std::pin::Pin<Box<F>>,
+    _guard: InFlightGuard,
+}
+
+impl<F: Future> Future for TrackedFuture<F> {
+    type Output = F::Output;
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.inner.as_mut().poll(cx)
+    }
 }
 
 /// Turns a domain error into Lambda's error response: `errorType` is the error's kind

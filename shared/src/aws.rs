@@ -6,66 +6,225 @@
 //!   (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`).
 //!   `aws_config::defaults(..).load()` would link the whole default chain (profile files,
 //!   SSO, STS web identity, ECS, IMDS) into every `bootstrap` for nothing.
-//! - `AWS_ENDPOINT_URL` is honoured, as the SDK's loader does (the tests point it at moto).
+//! - The endpoint variables the SDK's own loader reads from the environment are read the
+//!   same way: `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_S3`), then
+//!   `AWS_ENDPOINT_URL`, both off when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`;
+//!   `AWS_USE_FIPS_ENDPOINT` (GovCloud, FedRAMP) and `AWS_USE_DUALSTACK_ENDPOINT`.
+
+use std::sync::Arc;
 
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-/// Reads region, credentials and endpoint from the environment, as Lambda provides them.
+/// Reads region, credentials and endpoint settings from the environment, as Lambda
+/// provides them.
 pub fn sdk_config() -> SdkConfig {
-    sdk_config_from(|name| std::env::var(name).ok().filter(|v| !v.is_empty()))
+    sdk_config_from(|name| std::env::var(name).ok())
 }
 
-pub fn sdk_config_from(var: impl Fn(&str) -> Option<String>) -> SdkConfig {
+pub fn sdk_config_from(var: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> SdkConfig {
+    let var = EnvVars(Arc::new(move |name| var(name).filter(|v| !v.is_empty())));
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
         .build_https();
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(
-            var("AWS_REGION")
-                .or_else(|| var("AWS_DEFAULT_REGION"))
+            var.get("AWS_REGION")
+                .or_else(|| var.get("AWS_DEFAULT_REGION"))
                 .map(Region::new),
         )
         .credentials_provider(SharedCredentialsProvider::new(
             EnvironmentVariableCredentialsProvider::new(),
         ))
-        .http_client(https);
+        .http_client(https)
+        // Each client asks this for its endpoint (and other per-service settings).
+        .service_config(var.clone());
     config.set_sleep_impl(default_async_sleep());
-    if let Some(endpoint) = var("AWS_ENDPOINT_URL") {
-        config = config.endpoint_url(endpoint);
-    }
+    config.set_use_fips(var.flag("AWS_USE_FIPS_ENDPOINT"));
+    config.set_use_dual_stack(var.flag("AWS_USE_DUALSTACK_ENDPOINT"));
     config.build()
+}
+
+/// The environment, as the SDK clients' per-service settings. aws-config's own
+/// `EnvServiceConfig` does this but is private to its loader, which we do not link.
+#[derive(Clone)]
+struct EnvVars(Arc<VarLookup>);
+
+type VarLookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
+impl EnvVars {
+    fn get(&self, name: &str) -> Option<String> {
+        (self.0)(name)
+    }
+
+    /// `true`/`false` in any case; anything else is ignored, with a warning.
+    fn flag(&self, name: &str) -> Option<bool> {
+        let value = self.get(name)?;
+        match value.to_ascii_lowercase().as_str() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => {
+                tracing::warn!(variable = name, "ignored: not true or false");
+                None
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for EnvVars {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvVars")
+    }
+}
+
+impl LoadServiceConfig for EnvVars {
+    fn load_config(&self, key: ServiceConfigKey<'_>) -> Option<String> {
+        if key.env() == "AWS_ENDPOINT_URL"
+            && self.flag("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS") == Some(true)
+        {
+            return None;
+        }
+        // `AWS_ENDPOINT_URL_S3`, `AWS_ENDPOINT_URL_KMS`: the service id in upper snake case.
+        let service = key.service_id().to_ascii_uppercase().replace(' ', "_");
+        self.get(&format!("{}_{service}", key.env()))
+            .or_else(|| self.get(key.env()))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_s3::config::Credentials;
+    use aws_smithy_http_client::test_util::infallible_client_fn;
+    use std::collections::HashMap;
+    use std::sync::Mutex;
 
-    #[test]
-    fn reads_region_and_endpoint_from_the_environment() {
-        let config = sdk_config_from(|name| match name {
-            "AWS_DEFAULT_REGION" => Some("eu-west-1".into()),
-            "AWS_ENDPOINT_URL" => Some("http://127.0.0.1:4566".into()),
-            _ => None,
+    fn config(vars: &[(&str, &str)]) -> SdkConfig {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        sdk_config_from(move |name| vars.get(name).cloned())
+    }
+
+    /// The URI of the one request each client makes with `config`: (S3 HeadObject, KMS Decrypt).
+    async fn uris(config: &SdkConfig) -> (String, String) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let log = seen.clone();
+        let http = infallible_client_fn(move |req| {
+            log.lock().unwrap().push(req.uri().to_string());
+            http::Response::builder()
+                .status(200)
+                .body(String::new())
+                .unwrap()
         });
-        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
-        assert_eq!(config.endpoint_url(), Some("http://127.0.0.1:4566"));
-        assert!(config.credentials_provider().is_some());
-        assert!(config.http_client().is_some());
+        let s3 = aws_sdk_s3::config::Builder::from(config)
+            .credentials_provider(Credentials::for_tests())
+            .http_client(http.clone())
+            .build();
+        let kms = aws_sdk_kms::config::Builder::from(config)
+            .credentials_provider(Credentials::for_tests())
+            .http_client(http)
+            .build();
+        let _ = aws_sdk_s3::Client::from_conf(s3)
+            .head_object()
+            .bucket("my-bucket")
+            .key("k")
+            .send()
+            .await;
+        let _ = aws_sdk_kms::Client::from_conf(kms)
+            .decrypt()
+            .ciphertext_blob(aws_sdk_kms::primitives::Blob::new("c"))
+            .send()
+            .await;
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        (seen[0].clone(), seen[1].clone())
     }
 
     #[test]
-    fn aws_region_wins_over_the_default_region() {
-        let config = sdk_config_from(|name| match name {
-            "AWS_REGION" => Some("us-west-2".into()),
-            "AWS_DEFAULT_REGION" => Some("eu-west-1".into()),
-            _ => None,
-        });
+    fn reads_the_region_from_the_environment() {
+        let config = config(&[("AWS_DEFAULT_REGION", "eu-west-1")]);
+        assert_eq!(config.region().map(|r| r.as_ref()), Some("eu-west-1"));
+        assert!(config.credentials_provider().is_some());
+        assert!(config.http_client().is_some());
+        let config = super::tests::config(&[
+            ("AWS_REGION", "us-west-2"),
+            ("AWS_DEFAULT_REGION", "eu-west-1"),
+        ]);
         assert_eq!(config.region().map(|r| r.as_ref()), Some("us-west-2"));
-        assert_eq!(config.endpoint_url(), None);
+    }
+
+    #[tokio::test]
+    async fn default_endpoints_are_aws_s() {
+        let (s3, kms) = uris(&config(&[("AWS_REGION", "us-east-1")])).await;
+        assert!(
+            s3.starts_with("https://my-bucket.s3.us-east-1.amazonaws.com/k"),
+            "{s3}"
+        );
+        assert!(
+            kms.starts_with("https://kms.us-east-1.amazonaws.com"),
+            "{kms}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_service_s_own_endpoint_wins_over_the_shared_one() {
+        let vars = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("AWS_ENDPOINT_URL_KMS", "http://127.0.0.1:4599"),
+        ];
+        let (s3, kms) = uris(&config(&vars)).await;
+        assert!(s3.starts_with("http://127.0.0.1:4566/my-bucket/k"), "{s3}");
+        assert!(kms.starts_with("http://127.0.0.1:4599"), "{kms}");
+    }
+
+    #[tokio::test]
+    async fn configured_endpoints_can_be_ignored() {
+        let vars = [
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ENDPOINT_URL", "http://127.0.0.1:4566"),
+            ("AWS_IGNORE_CONFIGURED_ENDPOINT_URLS", "TRUE"),
+        ];
+        let (s3, _) = uris(&config(&vars)).await;
+        assert!(
+            s3.starts_with("https://my-bucket.s3.us-east-1.amazonaws.com/"),
+            "{s3}"
+        );
+    }
+
+    #[tokio::test]
+    async fn fips_and_dual_stack_endpoints_are_honoured() {
+        let (s3, kms) = uris(&config(&[
+            ("AWS_REGION", "us-gov-west-1"),
+            ("AWS_USE_FIPS_ENDPOINT", "true"),
+        ]))
+        .await;
+        assert!(
+            s3.starts_with("https://my-bucket.s3-fips.us-gov-west-1.amazonaws.com/"),
+            "{s3}"
+        );
+        assert!(
+            kms.starts_with("https://kms-fips.us-gov-west-1.amazonaws.com"),
+            "{kms}"
+        );
+        let (s3, _) = uris(&config(&[
+            ("AWS_REGION", "eu-west-1"),
+            ("AWS_USE_DUALSTACK_ENDPOINT", "true"),
+        ]))
+        .await;
+        assert!(
+            s3.starts_with("https://my-bucket.s3.dualstack.eu-west-1.amazonaws.com/"),
+            "{s3}"
+        );
+        // A value that is not a boolean is ignored, not a crash.
+        let config = config(&[("AWS_USE_FIPS_ENDPOINT", "yes")]);
+        assert_eq!(config.use_fips(), None);
     }
 }

@@ -1,12 +1,17 @@
 //! `rds-enrich`: add a person's name to a payload, read through a database connection
 //! that is made on first need and then kept for the container's life.
 
+use std::time::{Duration, SystemTime};
+
 use serde_json::Value;
+use tokio::time::Instant;
 use tracing::warn;
 
+use crate::deadline::Deadline;
 use crate::ErrorKind;
 
-/// Why a database call failed. Messages never contain the connection URL (it holds the password).
+/// Why a database call failed. Messages never contain the connection URL (it holds the
+/// password) nor the data read.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("invalid database configuration: {0}")]
@@ -24,14 +29,33 @@ pub enum DbError {
     ConnectionLost(String),
     #[error("the query did not complete within {timeout_ms} ms")]
     QueryTimeout { timeout_ms: u64 },
+    #[error("the invocation's deadline came before the database answered")]
+    DeadlineExceeded,
     #[error("the query failed: {0}")]
     Query(String),
+    #[error("the name of person {id} {problem}")]
+    BadName { id: u64, problem: BadName },
+}
+
+/// What is wrong with a name the database returned (it is never echoed: it is data).
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadName {
+    #[error("is NULL")]
+    Null,
+    #[error("is not UTF-8 text ({len} bytes)")]
+    NotUtf8 { len: usize },
+    #[error("is not text: the column is {column_type}")]
+    NotText { column_type: String },
 }
 
 impl DbError {
-    /// The connection can no longer be used and must be dropped.
+    /// The connection can no longer be used and must be dropped: it is dead, or a reply
+    /// is still on its way and would be read as the answer to the next query.
     pub fn breaks_connection(&self) -> bool {
-        matches!(self, Self::ConnectionLost(_) | Self::QueryTimeout { .. })
+        matches!(
+            self,
+            Self::ConnectionLost(_) | Self::QueryTimeout { .. } | Self::DeadlineExceeded
+        )
     }
 }
 
@@ -53,6 +77,12 @@ impl ErrorKind for EnrichError {
             Self::NotFound(_) => "NotFound",
             Self::Database(DbError::Config(_)) => "DatabaseConfig",
             Self::Database(DbError::TooManyConnections(_)) => "TooManyConnections",
+            Self::Database(DbError::DeadlineExceeded) => "DeadlineExceeded",
+            Self::Database(DbError::BadName { problem, .. }) => match problem {
+                BadName::Null => "NullName",
+                BadName::NotUtf8 { .. } => "NameNotUtf8",
+                BadName::NotText { .. } => "NameNotText",
+            },
             Self::Database(_) => "DatabaseUnavailable",
         }
     }
@@ -63,26 +93,54 @@ impl ErrorKind for EnrichError {
 #[cfg_attr(test, mockall::automock(type Conn = MockNameLookup;))]
 pub trait Connector {
     type Conn: NameLookup;
-    async fn connect(&self) -> Result<Self::Conn, DbError>;
+    async fn connect(&self, deadline: Deadline) -> Result<Self::Conn, DbError>;
 }
 
 /// One open connection that can look names up.
 #[allow(async_fn_in_trait)]
 #[cfg_attr(test, mockall::automock)]
 pub trait NameLookup {
-    async fn find_name(&mut self, id: u64) -> Result<Option<String>, DbError>;
+    /// One round trip: the query and its one-row answer.
+    async fn find_name(&mut self, id: u64, deadline: Deadline) -> Result<Option<String>, DbError>;
+    /// One short round trip that proves the connection still answers (`COM_PING`).
+    async fn ping(&mut self, deadline: Deadline) -> Result<(), DbError>;
     /// Closes the connection cleanly, so the server frees its slot at once.
     async fn close(self) -> Result<(), DbError>;
 }
 
+/// Connections idle for this long are pinged before use (`DB_PING_AFTER_IDLE_MS`).
+pub const DEFAULT_PING_AFTER_IDLE: Duration = Duration::from_secs(30);
+
 /// A connection made on first use and kept until it breaks or is closed.
 ///
-/// A kept connection can die while the container is frozen (server `wait_timeout`, a
-/// `KILL`, a dropped NAT entry): the first query then fails with a lost connection, and
-/// `find_name` reconnects once and retries, so the invocation still succeeds.
+/// A kept connection can die while the container is frozen. Two ways, two answers:
+/// - it was closed (server `wait_timeout`, a `KILL`, a restart): the first query fails at
+///   once with a lost connection, and `find_name` reconnects once and retries;
+/// - it went silent (an idle NAT/VPC flow dropped, a failed-over host gone): a query would
+///   wait for its whole timeout. So a connection idle for `ping_after_idle` or more is
+///   pinged first, with a short timeout, and replaced if it does not answer. Connections
+///   used back to back are not pinged: a warm invocation stays one round trip.
 pub struct LazyConnection<C: Connector> {
     connector: C,
     conn: Option<C::Conn>,
+    last_answer: Option<LastAnswer>,
+    ping_after_idle: Duration,
+}
+
+/// When the kept connection last answered, on two clocks: the monotonic one may or may not
+/// count the time the container was frozen, the wall clock does (unless it is set back).
+#[derive(Clone, Copy)]
+struct LastAnswer(Instant, SystemTime);
+
+impl LastAnswer {
+    fn now() -> Self {
+        Self(Instant::now(), SystemTime::now())
+    }
+
+    fn elapsed(&self) -> Duration {
+        let wall = self.1.elapsed().unwrap_or_default();
+        self.0.elapsed().max(wall)
+    }
 }
 
 impl<C: Connector> LazyConnection<C> {
@@ -90,22 +148,48 @@ impl<C: Connector> LazyConnection<C> {
         Self {
             connector,
             conn: None,
+            last_answer: None,
+            ping_after_idle: DEFAULT_PING_AFTER_IDLE,
         }
+    }
+
+    /// Pings a kept connection before use once it has been idle this long.
+    pub fn ping_after_idle(mut self, idle: Duration) -> Self {
+        self.ping_after_idle = idle;
+        self
     }
 
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()
     }
 
-    pub async fn find_name(&mut self, id: u64) -> Result<Option<String>, DbError> {
+    pub async fn find_name(
+        &mut self,
+        id: u64,
+        deadline: Deadline,
+    ) -> Result<Option<String>, DbError> {
         // A kept connection may have died while the container was frozen: allow one retry.
         let mut may_retry = self.conn.is_some();
+        if let (Some(conn), Some(last)) = (self.conn.as_mut(), self.last_answer) {
+            let idle = last.elapsed();
+            if idle >= self.ping_after_idle {
+                if let Err(err) = conn.ping(deadline).await {
+                    self.conn = None;
+                    if matches!(err, DbError::DeadlineExceeded) {
+                        return Err(err);
+                    }
+                    warn!(error = %err, idle_ms = crate::deadline::millis(idle),
+                          "kept connection did not answer after idling; reconnecting");
+                    may_retry = false;
+                }
+            }
+        }
         loop {
             let conn = match self.conn.as_mut() {
                 Some(conn) => conn,
-                None => self.conn.insert(self.connector.connect().await?),
+                None => self.conn.insert(self.connector.connect(deadline).await?),
             };
-            match conn.find_name(id).await {
+            match conn.find_name(id, deadline).await {
                 Err(err) if err.breaks_connection() => {
                     self.conn = None;
                     if may_retry && matches!(err, DbError::ConnectionLost(_)) {
@@ -115,7 +199,10 @@ impl<C: Connector> LazyConnection<C> {
                     }
                     return Err(err);
                 }
-                result => return result,
+                result => {
+                    self.last_answer = Some(LastAnswer::now());
+                    return result;
+                }
             }
         }
     }
@@ -146,13 +233,17 @@ pub fn parse_id(payload: &Value) -> Result<u64, EnrichError> {
     }
 }
 
-/// Returns the payload with `"name"` added, looked up by its `"id"`.
+/// Returns the payload with `"name"` added, looked up by its `"id"`, by the deadline.
 pub async fn enrich<C: Connector>(
     payload: Value,
     db: &mut LazyConnection<C>,
+    deadline: Deadline,
 ) -> Result<Value, EnrichError> {
     let id = parse_id(&payload)?;
-    let name = db.find_name(id).await?.ok_or(EnrichError::NotFound(id))?;
+    let name = db
+        .find_name(id, deadline)
+        .await?
+        .ok_or(EnrichError::NotFound(id))?;
     let mut payload = payload;
     if let Value::Object(fields) = &mut payload {
         fields.insert("name".into(), Value::String(name));
@@ -163,15 +254,15 @@ pub async fn enrich<C: Connector>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use mockall::{predicate::eq, Sequence};
+    use mockall::Sequence;
     use serde_json::json;
 
     fn lookup_returning(id: u64, name: Option<&'static str>, times: usize) -> MockNameLookup {
         let mut conn = MockNameLookup::new();
         conn.expect_find_name()
-            .with(eq(id))
+            .withf(move |got, _| *got == id)
             .times(times)
-            .returning(move |_| Ok(name.map(String::from)));
+            .returning(move |_, _| Ok(name.map(String::from)));
         conn
     }
 
@@ -225,9 +316,9 @@ mod tests {
         connector
             .expect_connect()
             .times(1)
-            .returning(|| Ok(lookup_returning(7, Some("Ada"), 1)));
+            .returning(|_| Ok(lookup_returning(7, Some("Ada"), 1)));
         let mut db = LazyConnection::new(connector);
-        let out = enrich(json!({"id": 7, "trace": "t-1"}), &mut db)
+        let out = enrich(json!({"id": 7, "trace": "t-1"}), &mut db, Deadline::NONE)
             .await
             .unwrap();
         assert_eq!(out, json!({"id": 7, "trace": "t-1", "name": "Ada"}));
@@ -238,9 +329,11 @@ mod tests {
         let mut connector = MockConnector::new();
         connector
             .expect_connect()
-            .returning(|| Ok(lookup_returning(9, None, 1)));
+            .returning(|_| Ok(lookup_returning(9, None, 1)));
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": 9}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": 9}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert!(matches!(err, EnrichError::NotFound(9)));
         assert_eq!(err.to_string(), "no person with id 9");
         assert!(
@@ -254,7 +347,9 @@ mod tests {
         let mut connector = MockConnector::new();
         connector.expect_connect().never();
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": "x"}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": "x"}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "InvalidPayload");
         assert!(!db.is_connected());
     }
@@ -265,10 +360,12 @@ mod tests {
         connector
             .expect_connect()
             .times(1)
-            .returning(|| Ok(lookup_returning(3, Some("Grace"), 5)));
+            .returning(|_| Ok(lookup_returning(3, Some("Grace"), 5)));
         let mut db = LazyConnection::new(connector);
         for _ in 0..5 {
-            let out = enrich(json!({"id": 3}), &mut db).await.unwrap();
+            let out = enrich(json!({"id": 3}), &mut db, Deadline::NONE)
+                .await
+                .unwrap();
             assert_eq!(out["name"], "Grace");
         }
     }
@@ -277,7 +374,7 @@ mod tests {
     async fn naive_use_connects_and_closes_every_time() {
         // What rds-enrich-naive does: a fresh LazyConnection per invocation, closed at the end.
         let mut connector = MockConnector::new();
-        connector.expect_connect().times(3).returning(|| {
+        connector.expect_connect().times(3).returning(|_| {
             let mut conn = lookup_returning(3, Some("Grace"), 1);
             conn.expect_close().times(1).returning(|| Ok(()));
             Ok(conn)
@@ -285,7 +382,9 @@ mod tests {
         let connector = std::rc::Rc::new(connector);
         for _ in 0..3 {
             let mut db = LazyConnection::new(SharedConnector(connector.clone()));
-            enrich(json!({"id": 3}), &mut db).await.unwrap();
+            enrich(json!({"id": 3}), &mut db, Deadline::NONE)
+                .await
+                .unwrap();
             db.close().await;
             assert!(!db.is_connected());
         }
@@ -295,8 +394,8 @@ mod tests {
     struct SharedConnector(std::rc::Rc<MockConnector>);
     impl Connector for SharedConnector {
         type Conn = MockNameLookup;
-        async fn connect(&self) -> Result<MockNameLookup, DbError> {
-            self.0.connect().await
+        async fn connect(&self, deadline: Deadline) -> Result<MockNameLookup, DbError> {
+            self.0.connect(deadline).await
         }
     }
 
@@ -308,18 +407,22 @@ mod tests {
             .expect_connect()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|| Err(DbError::ConnectTimeout { timeout_ms: 3000 }));
+            .returning(|_| Err(DbError::ConnectTimeout { timeout_ms: 3000 }));
         connector
             .expect_connect()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|| Ok(lookup_returning(1, Some("Alan"), 1)));
+            .returning(|_| Ok(lookup_returning(1, Some("Alan"), 1)));
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": 1}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "DatabaseUnavailable");
         assert!(err.to_string().contains("3000 ms"), "{err}");
         assert!(!db.is_connected());
-        let out = enrich(json!({"id": 1}), &mut db).await.unwrap();
+        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
         assert_eq!(out["name"], "Alan");
     }
 
@@ -331,10 +434,10 @@ mod tests {
             .expect_connect()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|| {
+            .returning(|_| {
                 let mut conn = MockNameLookup::new();
                 let mut calls = 0;
-                conn.expect_find_name().times(2).returning(move |_| {
+                conn.expect_find_name().times(2).returning(move |_, _| {
                     calls += 1;
                     if calls == 1 {
                         Ok(Some("Ada".into()))
@@ -348,11 +451,15 @@ mod tests {
             .expect_connect()
             .times(1)
             .in_sequence(&mut seq)
-            .returning(|| Ok(lookup_returning(1, Some("Ada"), 1)));
+            .returning(|_| Ok(lookup_returning(1, Some("Ada"), 1)));
         let mut db = LazyConnection::new(connector);
-        enrich(json!({"id": 1}), &mut db).await.unwrap();
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
         // The kept connection died while "frozen": this invocation still succeeds.
-        let out = enrich(json!({"id": 1}), &mut db).await.unwrap();
+        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
         assert_eq!(out["name"], "Ada");
         assert!(db.is_connected());
     }
@@ -361,12 +468,12 @@ mod tests {
     async fn a_second_failure_after_reconnecting_is_an_error() {
         let mut connector = MockConnector::new();
         let mut made = 0;
-        connector.expect_connect().times(2).returning(move || {
+        connector.expect_connect().times(2).returning(move |_| {
             made += 1;
             let first = made == 1;
             let mut conn = MockNameLookup::new();
             let mut calls = 0;
-            conn.expect_find_name().returning(move |_| {
+            conn.expect_find_name().returning(move |_, _| {
                 calls += 1;
                 if first && calls == 1 {
                     Ok(Some("Ada".into()))
@@ -377,8 +484,12 @@ mod tests {
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        enrich(json!({"id": 1}), &mut db).await.unwrap();
-        let err = enrich(json!({"id": 1}), &mut db).await.unwrap_err();
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert!(matches!(
             err,
             EnrichError::Database(DbError::ConnectionLost(_))
@@ -389,29 +500,33 @@ mod tests {
     #[tokio::test]
     async fn a_fresh_connection_that_fails_is_not_retried() {
         let mut connector = MockConnector::new();
-        connector.expect_connect().times(1).returning(|| {
+        connector.expect_connect().times(1).returning(|_| {
             let mut conn = MockNameLookup::new();
             conn.expect_find_name()
                 .times(1)
-                .returning(|_| Err(DbError::ConnectionLost("reset".into())));
+                .returning(|_, _| Err(DbError::ConnectionLost("reset".into())));
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        assert!(enrich(json!({"id": 1}), &mut db).await.is_err());
+        assert!(enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .is_err());
     }
 
     #[tokio::test]
     async fn a_query_timeout_drops_the_connection_without_retrying() {
         let mut connector = MockConnector::new();
-        connector.expect_connect().times(1).returning(|| {
+        connector.expect_connect().times(1).returning(|_| {
             let mut conn = MockNameLookup::new();
             conn.expect_find_name()
                 .times(1)
-                .returning(|_| Err(DbError::QueryTimeout { timeout_ms: 5 }));
+                .returning(|_, _| Err(DbError::QueryTimeout { timeout_ms: 5 }));
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": 1}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "DatabaseUnavailable");
         assert!(!db.is_connected());
     }
@@ -419,14 +534,16 @@ mod tests {
     #[tokio::test]
     async fn a_server_error_keeps_the_connection() {
         let mut connector = MockConnector::new();
-        connector.expect_connect().times(1).returning(|| {
+        connector.expect_connect().times(1).returning(|_| {
             let mut conn = MockNameLookup::new();
             conn.expect_find_name()
-                .returning(|_| Err(DbError::Query("Table 'db.people' doesn't exist".into())));
+                .returning(|_, _| Err(DbError::Query("Table 'db.people' doesn't exist".into())));
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": 1}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert!(err.to_string().contains("doesn't exist"), "{err}");
         assert!(db.is_connected());
     }
@@ -436,9 +553,11 @@ mod tests {
         let mut connector = MockConnector::new();
         connector
             .expect_connect()
-            .returning(|| Err(DbError::TooManyConnections("ERROR 1040".into())));
+            .returning(|_| Err(DbError::TooManyConnections("ERROR 1040".into())));
         let mut db = LazyConnection::new(connector);
-        let err = enrich(json!({"id": 1}), &mut db).await.unwrap_err();
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "TooManyConnections");
         assert!(err.to_string().contains("max_connections"), "{err}");
     }
@@ -446,15 +565,240 @@ mod tests {
     #[tokio::test]
     async fn close_closes_the_kept_connection_once() {
         let mut connector = MockConnector::new();
-        connector.expect_connect().times(1).returning(|| {
+        connector.expect_connect().times(1).returning(|_| {
             let mut conn = lookup_returning(2, Some("Edsger"), 1);
             conn.expect_close().times(1).returning(|| Ok(()));
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        enrich(json!({"id": 2}), &mut db).await.unwrap();
+        enrich(json!({"id": 2}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
         db.close().await;
         db.close().await; // nothing left to close: no second call
         assert!(!db.is_connected());
+    }
+
+    /// A connection that answers `find_name` for any id with "Ada", and pings as told.
+    fn answering(ping: Option<Result<(), fn() -> DbError>>) -> MockNameLookup {
+        let mut conn = MockNameLookup::new();
+        conn.expect_find_name()
+            .returning(|_, _| Ok(Some("Ada".into())));
+        match ping {
+            None => {
+                conn.expect_ping().never();
+            }
+            Some(Ok(())) => {
+                conn.expect_ping().times(1).returning(|_| Ok(()));
+            }
+            Some(Err(make)) => {
+                conn.expect_ping().times(1).returning(move |_| Err(make()));
+            }
+        }
+        conn
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn back_to_back_invocations_never_ping() {
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .times(1)
+            .returning(|_| Ok(answering(None)));
+        let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(30));
+        for _ in 0..5 {
+            tokio::time::advance(Duration::from_secs(29)).await;
+            enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_idle_connection_is_pinged_once_and_kept_if_it_answers() {
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .times(1)
+            .returning(|_| Ok(answering(Some(Ok(())))));
+        let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(30));
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(31)).await;
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        // Used just now: no second ping.
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_idle_connection_is_replaced_after_one_failed_ping() {
+        let mut seq = Sequence::new();
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                let timeout = || DbError::QueryTimeout { timeout_ms: 500 };
+                Ok(answering(Some(Err(timeout))))
+            });
+        connector
+            .expect_connect()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| Ok(answering(None)));
+        let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(30));
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        assert_eq!(out["name"], "Ada");
+        assert!(db.is_connected());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fresh_connection_after_a_failed_ping_is_not_retried() {
+        let mut seq = Sequence::new();
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                let lost = || DbError::ConnectionLost("reset".into());
+                Ok(answering(Some(Err(lost))))
+            });
+        connector
+            .expect_connect()
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_| {
+                let mut conn = MockNameLookup::new();
+                conn.expect_find_name()
+                    .times(1)
+                    .returning(|_, _| Err(DbError::ConnectionLost("reset again".into())));
+                Ok(conn)
+            });
+        let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(1));
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("reset again"), "{err}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_ping_cut_short_by_the_deadline_is_the_deadline_error() {
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .times(1)
+            .returning(|_| Ok(answering(Some(Err(|| DbError::DeadlineExceeded)))));
+        let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(1));
+        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap();
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "DeadlineExceeded");
+        assert!(
+            !db.is_connected(),
+            "no reconnect once the deadline has passed"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_deadline_reaches_every_call_and_its_error_is_not_retried() {
+        let deadline = Deadline::after(Duration::from_secs(3));
+        let mut connector = MockConnector::new();
+        connector
+            .expect_connect()
+            .withf(move |d| *d == deadline)
+            .times(2)
+            .returning(move |_| {
+                let mut conn = MockNameLookup::new();
+                conn.expect_find_name()
+                    .withf(move |_, d| *d == deadline)
+                    .returning(|id, _| {
+                        if id == 1 {
+                            Ok(Some("Ada".into()))
+                        } else {
+                            Err(DbError::DeadlineExceeded)
+                        }
+                    });
+                Ok(conn)
+            });
+        let mut db = LazyConnection::new(connector);
+        enrich(json!({"id": 1}), &mut db, deadline).await.unwrap();
+        let err = enrich(json!({"id": 2}), &mut db, deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), "DeadlineExceeded");
+        assert!(
+            !db.is_connected(),
+            "a reply may still be on its way: dropped"
+        );
+        // The next invocation starts afresh.
+        enrich(json!({"id": 1}), &mut db, deadline).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn bad_names_have_their_own_kinds_and_keep_the_connection() {
+        let cases = [
+            (BadName::Null, "NullName", "is NULL"),
+            (
+                BadName::NotUtf8 { len: 3 },
+                "NameNotUtf8",
+                "is not UTF-8 text (3 bytes)",
+            ),
+            (
+                BadName::NotText {
+                    column_type: "BLOB".into(),
+                },
+                "NameNotText",
+                "is not text: the column is BLOB",
+            ),
+        ];
+        for (problem, kind, message) in cases {
+            let mut connector = MockConnector::new();
+            let mut problem = Some(problem);
+            connector.expect_connect().times(1).returning(move |_| {
+                let problem = problem.take().unwrap();
+                let mut conn = MockNameLookup::new();
+                conn.expect_find_name()
+                    .times(1)
+                    .return_once(move |id, _| Err(DbError::BadName { id, problem }));
+                conn.expect_find_name()
+                    .times(1)
+                    .returning(|_, _| Ok(Some("Ada".into())));
+                Ok(conn)
+            });
+            let mut db = LazyConnection::new(connector);
+            let err = enrich(json!({"id": 8}), &mut db, Deadline::NONE)
+                .await
+                .unwrap_err();
+            assert_eq!(err.kind(), kind);
+            assert_eq!(err.to_string(), format!("the name of person 8 {message}"));
+            assert!(
+                db.is_connected(),
+                "the row was read whole: the connection is fine"
+            );
+            enrich(json!({"id": 1}), &mut db, Deadline::NONE)
+                .await
+                .unwrap();
+        }
     }
 }

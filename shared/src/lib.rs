@@ -7,6 +7,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod deadline;
 pub mod enrich;
 #[cfg(feature = "mysql")]
 pub mod mysql;

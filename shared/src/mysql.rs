@@ -2,20 +2,41 @@
 //!
 //! A Lambda container serves one invocation at a time, so it needs exactly one connection;
 //! a `Pool` would also reset the connection on every return (an extra round trip).
+//!
+//! What goes over the wire is chosen for RDS Proxy, which multiplexes client sessions over
+//! few database connections unless a session "pins" itself: the connect is the handshake
+//! only (no settings query, no `SET`), and the lookup is one text query with the validated
+//! integer in it (a server-side prepared statement would pin every container's session).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
-use mysql_async::{Conn, Opts, OptsBuilder};
-use tokio::time::timeout;
+use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::CertificateDer;
 
-use crate::enrich::{Connector, DbError, NameLookup};
+use crate::deadline::{millis, Deadline, Elapsed};
+use crate::enrich::{BadName, Connector, DbError, NameLookup};
 
 const DEFAULT_TABLE: &str = "people";
-const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 3_000;
-const DEFAULT_QUERY_TIMEOUT_MS: u64 = 5_000;
+// Within the README's `--timeout 10` with room to spare: the worst invocation pays a ping,
+// a connect and a query (4.5 s); every call is also cut at the invocation's deadline.
+const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
+const DEFAULT_QUERY_TIMEOUT_MS: u64 = 2_000;
+const DEFAULT_PING_TIMEOUT_MS: u64 = 500;
+const DEFAULT_PING_AFTER_IDLE_MS: u64 = 30_000;
+/// How long a dropped connection may spend saying goodbye (`COM_QUIT`) before its socket
+/// is simply closed.
+const DISCARD_LIMIT: Duration = Duration::from_millis(100);
+/// The client's packet limit and idle timeout, given so that connecting sends no
+/// `SELECT @@max_allowed_packet, @@wait_timeout` (one round trip less per connect).
+const MAX_ALLOWED_PACKET: usize = 4 * 1024 * 1024;
+const WAIT_TIMEOUT_S: usize = 28_800;
+/// MySQL's character set number for binary strings (BINARY, VARBINARY, BLOB).
+const BINARY_CHARSET: u16 = 63;
 
 /// Settings read from the environment. Not `Debug`: the URL holds the password.
 #[derive(Clone)]
@@ -24,15 +45,19 @@ pub struct DbConfig {
     pub url: String,
     /// Table with `id` and `name` columns (letters, digits and `_` only).
     pub table: String,
-    /// CA bundle to verify the server (RDS: `global-bundle.pem`).
+    /// CA bundle to verify the server (RDS: `global-bundle.pem`): the only roots trusted.
     pub ca_file: Option<PathBuf>,
     pub connect_timeout: Duration,
     pub query_timeout: Duration,
+    /// Limit of the liveness check of a connection that idled (`ping_after_idle`).
+    pub ping_timeout: Duration,
+    pub ping_after_idle: Duration,
 }
 
 impl DbConfig {
     /// `DATABASE_URL` (required), `PEOPLE_TABLE`, `DATABASE_CA_FILE`,
-    /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`.
+    /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`, `DB_PING_TIMEOUT_MS`,
+    /// `DB_PING_AFTER_IDLE_MS`.
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -70,6 +95,8 @@ impl DbConfig {
                 .map(PathBuf::from),
             connect_timeout: millis("DB_CONNECT_TIMEOUT_MS", DEFAULT_CONNECT_TIMEOUT_MS)?,
             query_timeout: millis("DB_QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS)?,
+            ping_timeout: millis("DB_PING_TIMEOUT_MS", DEFAULT_PING_TIMEOUT_MS)?,
+            ping_after_idle: millis("DB_PING_AFTER_IDLE_MS", DEFAULT_PING_AFTER_IDLE_MS)?,
         })
     }
 }
@@ -78,23 +105,34 @@ impl DbConfig {
 #[derive(Clone)]
 pub struct MysqlConnector {
     opts: Opts,
-    query: Arc<str>,
+    table: Arc<str>,
     connect_timeout: Duration,
     query_timeout: Duration,
+    ping_timeout: Duration,
 }
 
 impl MysqlConnector {
+    /// Checks the configuration once, at init: a bad URL or CA file is a `DatabaseConfig`
+    /// error for every invocation, never a retryable `DatabaseUnavailable`.
     pub fn new(config: &DbConfig) -> Result<Self, DbError> {
         // UrlError names the bad parameter, never the password.
         let opts = Opts::from_url(&config.url)
             .map_err(|e| DbError::Config(format!("DATABASE_URL: {e}")))?;
-        // A Lambda never shares a host with its database: skip mysql_async's probe for a
-        // local Unix socket (a query and a second connect when the host is loopback).
-        let opts: Opts = OptsBuilder::from_opts(opts).prefer_socket(false).into();
+        let builder = OptsBuilder::from_opts(opts)
+            // A Lambda never shares a host with its database: skip mysql_async's probe for
+            // a local Unix socket (a query and a second connect when the host is loopback).
+            .prefer_socket(false)
+            .max_allowed_packet(Some(MAX_ALLOWED_PACKET))
+            .wait_timeout(Some(WAIT_TIMEOUT_S));
+        let opts: Opts = builder.into();
         let opts = match (&config.ca_file, opts.ssl_opts().cloned()) {
-            (Some(ca), Some(ssl)) => OptsBuilder::from_opts(opts)
-                .ssl_opts(ssl.with_root_certs(vec![ca.clone().into()]))
-                .into(),
+            (Some(ca), Some(ssl)) => {
+                // Read once, here; only this CA is trusted, not the web's roots too.
+                let ssl = ssl
+                    .with_root_certs(vec![load_ca(ca)?.into()])
+                    .with_disable_built_in_roots(true);
+                OptsBuilder::from_opts(opts).ssl_opts(ssl).into()
+            }
             (Some(_), None) => {
                 return Err(DbError::Config(
                     "DATABASE_CA_FILE is set but DATABASE_URL does not ask for TLS \
@@ -106,60 +144,114 @@ impl MysqlConnector {
         };
         Ok(Self {
             opts,
-            query: format!("SELECT name FROM `{}` WHERE id = ?", config.table).into(),
+            table: config.table.as_str().into(),
             connect_timeout: config.connect_timeout,
             query_timeout: config.query_timeout,
+            ping_timeout: config.ping_timeout,
         })
     }
+}
+
+/// The CA bundle's bytes, once every certificate in it parsed as a trust anchor.
+fn load_ca(path: &Path) -> Result<Vec<u8>, DbError> {
+    let bad = |why: String| DbError::Config(format!("DATABASE_CA_FILE {}: {why}", path.display()));
+    let pem = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(&pem) {
+        let cert = cert.map_err(|e| bad(format!("not a PEM certificate bundle: {e}")))?;
+        roots
+            .add(cert)
+            .map_err(|e| bad(format!("not a usable CA certificate: {e}")))?;
+    }
+    if roots.is_empty() {
+        return Err(bad("holds no PEM certificate".into()));
+    }
+    Ok(pem)
 }
 
 impl Connector for MysqlConnector {
     type Conn = MysqlConnection;
 
-    async fn connect(&self) -> Result<MysqlConnection, DbError> {
-        let conn = timeout(self.connect_timeout, Conn::new(self.opts.clone()))
+    async fn connect(&self, deadline: Deadline) -> Result<MysqlConnection, DbError> {
+        let conn = deadline
+            .run(self.connect_timeout, Conn::new(self.opts.clone()))
             .await
-            .map_err(|_| DbError::ConnectTimeout {
-                timeout_ms: millis(self.connect_timeout),
+            .map_err(|elapsed| match elapsed {
+                Elapsed::Deadline => DbError::DeadlineExceeded,
+                Elapsed::Timeout(t) => DbError::ConnectTimeout {
+                    timeout_ms: millis(t),
+                },
             })?
             .map_err(connect_error)?;
         Ok(MysqlConnection {
-            conn,
-            query: self.query.clone(),
+            conn: Some(conn),
+            table: self.table.clone(),
             query_timeout: self.query_timeout,
+            ping_timeout: self.ping_timeout,
         })
     }
 }
 
-/// One open connection; its prepared statement is cached by `mysql_async` per connection.
+/// One open connection. Dropped, it closes within `DISCARD_LIMIT` (see `Drop`).
 pub struct MysqlConnection {
-    conn: Conn,
-    query: Arc<str>,
+    /// `None` only once closed.
+    conn: Option<Conn>,
+    table: Arc<str>,
     query_timeout: Duration,
+    ping_timeout: Duration,
 }
 
 impl MysqlConnection {
     /// The server's id for this connection (what `KILL` and the processlist show).
-    pub fn server_id(&self) -> u32 {
-        self.conn.id()
+    pub fn server_id(&self) -> Option<u32> {
+        self.conn.as_ref().map(Conn::id)
+    }
+
+    fn conn(&mut self) -> Result<&mut Conn, DbError> {
+        self.conn
+            .as_mut()
+            .ok_or_else(|| DbError::ConnectionLost("the connection is closed".into()))
     }
 }
 
 impl NameLookup for MysqlConnection {
-    async fn find_name(&mut self, id: u64) -> Result<Option<String>, DbError> {
-        timeout(
-            self.query_timeout,
-            self.conn.exec_first::<String, _, _>(&*self.query, (id,)),
-        )
-        .await
-        .map_err(|_| DbError::QueryTimeout {
-            timeout_ms: millis(self.query_timeout),
-        })?
-        .map_err(query_error)
+    async fn find_name(&mut self, id: u64, deadline: Deadline) -> Result<Option<String>, DbError> {
+        // `id` is a u64: formatting it into the SQL cannot inject anything.
+        let sql = format!("SELECT name FROM `{}` WHERE id = {id}", self.table);
+        let timeout = self.query_timeout;
+        // `Row` is read as it comes (its `FromRow` cannot fail); typed conversions panic
+        // on data they do not expect, and a panic aborts the container.
+        let row = deadline
+            .run(timeout, self.conn()?.query_first::<Row, _>(sql))
+            .await
+            .map_err(|elapsed| match elapsed {
+                Elapsed::Deadline => DbError::DeadlineExceeded,
+                Elapsed::Timeout(t) => DbError::QueryTimeout {
+                    timeout_ms: millis(t),
+                },
+            })?
+            .map_err(query_error)?;
+        row.map(|row| name_from_row(id, row)).transpose()
     }
 
-    async fn close(self) -> Result<(), DbError> {
-        timeout(self.query_timeout, self.conn.disconnect())
+    async fn ping(&mut self, deadline: Deadline) -> Result<(), DbError> {
+        deadline
+            .run(self.ping_timeout, self.conn()?.ping())
+            .await
+            .map_err(|elapsed| match elapsed {
+                Elapsed::Deadline => DbError::DeadlineExceeded,
+                Elapsed::Timeout(t) => {
+                    DbError::ConnectionLost(format!("no answer to a ping within {} ms", millis(t)))
+                }
+            })?
+            .map_err(query_error)
+    }
+
+    async fn close(mut self) -> Result<(), DbError> {
+        let Some(conn) = self.conn.take() else {
+            return Ok(());
+        };
+        tokio::time::timeout(self.query_timeout, conn.disconnect())
             .await
             .map_err(|_| DbError::QueryTimeout {
                 timeout_ms: millis(self.query_timeout),
@@ -168,8 +260,75 @@ impl NameLookup for MysqlConnection {
     }
 }
 
-fn millis(d: Duration) -> u64 {
-    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+impl Drop for MysqlConnection {
+    /// Dropping a `Conn` spawns mysql_async's clean-up, which first reads the rest of any
+    /// pending result with no time limit: after a query timeout on a silent socket it holds
+    /// the connection for ever, while the next invocation opens another. Instead, say
+    /// goodbye for at most `DISCARD_LIMIT`. `disconnect` marks the `Conn` closed before it
+    /// writes, so when the limit cuts it short the socket is just closed.
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+                runtime.spawn(tokio::time::timeout(DISCARD_LIMIT, conn.disconnect()));
+            }
+        }
+    }
+}
+
+/// The name in the row's first column, if it is text.
+fn name_from_row(id: u64, mut row: Row) -> Result<String, DbError> {
+    let Some(column) = row.columns_ref().first() else {
+        return Err(DbError::Query("the query returned no column".into()));
+    };
+    let (column_type, binary) = (
+        column.column_type(),
+        column.character_set() == BINARY_CHARSET,
+    );
+    let bad = |problem| DbError::BadName { id, problem };
+    // `Value` to `Value` cannot fail; `take_opt` does not panic if it did.
+    match row.take_opt::<Value, _>(0) {
+        Some(Ok(Value::NULL)) => Err(bad(BadName::Null)),
+        Some(Ok(Value::Bytes(bytes))) if is_text(column_type, binary) => {
+            let len = bytes.len();
+            String::from_utf8(bytes).map_err(|_| bad(BadName::NotUtf8 { len }))
+        }
+        Some(Ok(_)) => Err(bad(BadName::NotText {
+            column_type: type_name(column_type, binary),
+        })),
+        None | Some(Err(_)) => Err(DbError::Query("the query returned no value".into())),
+    }
+}
+
+/// Character strings, and BINARY/VARBINARY (accepted when they hold UTF-8); not BLOBs,
+/// numbers, dates, JSON or geometry.
+fn is_text(column_type: ColumnType, binary: bool) -> bool {
+    use ColumnType::*;
+    match column_type {
+        MYSQL_TYPE_VARCHAR
+        | MYSQL_TYPE_VAR_STRING
+        | MYSQL_TYPE_STRING
+        | MYSQL_TYPE_ENUM
+        | MYSQL_TYPE_SET => true,
+        MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB => {
+            !binary // TEXT types are sent as BLOBs with a character set
+        }
+        _ => false,
+    }
+}
+
+fn type_name(column_type: ColumnType, binary: bool) -> String {
+    use ColumnType::*;
+    match column_type {
+        MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB | MYSQL_TYPE_BLOB
+            if binary =>
+        {
+            "BLOB".into()
+        }
+        other => {
+            let name = format!("{other:?}");
+            name.trim_start_matches("MYSQL_TYPE_").to_string()
+        }
+    }
 }
 
 /// ER_CON_COUNT_ERROR and ER_TOO_MANY_USER_CONNECTIONS.
@@ -185,16 +344,18 @@ fn connect_error(err: mysql_async::Error) -> DbError {
     }
 }
 
-/// Server codes that mean "this connection is gone": killed (MariaDB 1927), shutdown
-/// (1053), idle timeout (MySQL 8: 4031), and the client-side 2006/2013.
-const CONNECTION_GONE_CODES: [u16; 5] = [1053, 1927, 2006, 2013, 4031];
+/// Server errors after which the server closes the session: shutdown (1053), killed
+/// (MariaDB 1927, MySQL 3169) and the idle timeout (MySQL 8.0.24+: 4031). A lost socket
+/// is not a server error at all: the driver returns it as `Io` or `Driver` errors.
+const SESSION_ENDING_CODES: [u16; 4] = [1053, 1927, 3169, 4031];
 
 fn query_error(err: mysql_async::Error) -> DbError {
     match &err {
-        mysql_async::Error::Server(e) if !CONNECTION_GONE_CODES.contains(&e.code) => {
+        mysql_async::Error::Server(e) if !SESSION_ENDING_CODES.contains(&e.code) => {
             DbError::Query(err.to_string())
         }
-        // I/O, driver ("connection closed") and the codes above: the connection is dead.
+        // I/O, driver ("connection closed", a packet out of order) and the codes above:
+        // the connection is dead or in a state nobody can trust.
         _ => DbError::ConnectionLost(err.to_string()),
     }
 }
@@ -216,9 +377,13 @@ mod tests {
     fn config_defaults() {
         let c = config(&[("DATABASE_URL", "mysql://u:p@127.0.0.1/db")]).unwrap();
         assert_eq!(c.table, "people");
-        assert_eq!(c.connect_timeout, Duration::from_secs(3));
-        assert_eq!(c.query_timeout, Duration::from_secs(5));
+        assert_eq!(c.connect_timeout, Duration::from_secs(2));
+        assert_eq!(c.query_timeout, Duration::from_secs(2));
+        assert_eq!(c.ping_timeout, Duration::from_millis(500));
+        assert_eq!(c.ping_after_idle, Duration::from_secs(30));
         assert!(c.ca_file.is_none());
+        // The worst invocation (ping, connect, query) fits the README's `--timeout 10`.
+        assert!(c.ping_timeout + c.connect_timeout + c.query_timeout < Duration::from_secs(10));
     }
 
     #[test]
@@ -272,29 +437,85 @@ mod tests {
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
-    #[test]
-    fn ca_file_needs_tls_in_the_url() {
+    /// A CA bundle written to a temporary file.
+    fn ca_file(name: &str, contents: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("shared-mysql-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path
+    }
+
+    const TEST_CA: &str = include_str!("../tests/data/test-ca.pem");
+
+    fn connector_with_ca(url: &str, ca: &Path) -> Result<MysqlConnector, DbError> {
         let c = config(&[
-            ("DATABASE_URL", "mysql://u:p@h/db"),
-            ("DATABASE_CA_FILE", "/tmp/ca.pem"),
-        ])
-        .unwrap();
-        assert!(MysqlConnector::new(&c).is_err());
-        let c = config(&[
-            ("DATABASE_URL", "mysql://u:p@h/db?require_ssl=true"),
-            ("DATABASE_CA_FILE", "/tmp/ca.pem"),
-        ])
-        .unwrap();
-        let connector = MysqlConnector::new(&c).unwrap();
-        assert!(connector.opts.ssl_opts().is_some());
+            ("DATABASE_URL", url),
+            ("DATABASE_CA_FILE", ca.to_str().unwrap()),
+        ])?;
+        MysqlConnector::new(&c)
+    }
+
+    #[tokio::test]
+    async fn ca_file_needs_tls_in_the_url() {
+        let ca = ca_file("ok.pem", TEST_CA.as_bytes());
+        let err = connector_with_ca("mysql://u:p@h/db", &ca).err().unwrap();
+        assert!(err.to_string().contains("require_ssl"), "{err}");
+        let connector = connector_with_ca("mysql://u:p@h/db?require_ssl=true", &ca).unwrap();
+        std::fs::remove_file(&ca).unwrap();
+        let ssl = connector.opts.ssl_opts().unwrap();
+        // Only the database's CA is trusted, and it was read once, at init: the file is
+        // gone, its contents are still there.
+        assert!(ssl.disable_built_in_roots());
+        assert_eq!(ssl.root_certs().len(), 1);
+        let pem = ssl.root_certs()[0].read().await.unwrap();
+        assert_eq!(&*pem, TEST_CA.as_bytes());
     }
 
     #[test]
-    fn query_is_parameterised_with_the_configured_table() {
+    fn a_missing_or_unparsable_ca_file_is_a_config_error_at_init() {
+        let tls = "mysql://u:p@h/db?require_ssl=true";
+        let garbage_der = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        let cases = [
+            ("missing", PathBuf::from("/nonexistent/ca.pem")),
+            ("empty", ca_file("empty.pem", b"")),
+            ("text", ca_file("text.pem", b"not a certificate")),
+            (
+                "bad base64",
+                ca_file(
+                    "b64.pem",
+                    b"-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+                ),
+            ),
+            ("bad DER", ca_file("der.pem", garbage_der.as_bytes())),
+        ];
+        for (what, path) in cases {
+            let err = connector_with_ca(tls, &path)
+                .err()
+                .unwrap_or_else(|| panic!("{what}"));
+            assert!(matches!(err, DbError::Config(_)), "{what}: {err:?}");
+            assert!(
+                err.to_string().contains("DATABASE_CA_FILE"),
+                "{what}: {err}"
+            );
+            let kind = crate::ErrorKind::kind(&crate::enrich::EnrichError::Database(err));
+            assert_eq!(kind, "DatabaseConfig", "{what}");
+        }
+    }
+
+    #[test]
+    fn connect_sends_nothing_but_the_handshake_and_the_table_is_configured() {
         let c = config(&[("DATABASE_URL", "mysql://h/db"), ("PEOPLE_TABLE", "staff")]).unwrap();
         let connector = MysqlConnector::new(&c).unwrap();
-        assert_eq!(&*connector.query, "SELECT name FROM `staff` WHERE id = ?");
+        assert_eq!(&*connector.table, "staff");
         assert!(!connector.opts.prefer_socket());
+        // Known values: connecting sends no settings query.
+        assert_eq!(
+            connector.opts.max_allowed_packet(),
+            Some(MAX_ALLOWED_PACKET)
+        );
+        assert_eq!(connector.opts.wait_timeout(), Some(WAIT_TIMEOUT_S));
+        assert!(connector.opts.init().is_empty() && connector.opts.setup().is_empty());
     }
 
     fn server_error(code: u16) -> mysql_async::Error {
@@ -306,29 +527,160 @@ mod tests {
     }
 
     #[test]
-    fn errors_are_classified() {
-        assert!(matches!(
-            connect_error(server_error(1040)),
-            DbError::TooManyConnections(_)
-        ));
+    fn connect_errors_are_classified() {
+        for code in [1040, 1203] {
+            assert!(matches!(
+                connect_error(server_error(code)),
+                DbError::TooManyConnections(_)
+            ));
+        }
         assert!(matches!(
             connect_error(server_error(1045)),
             DbError::Connect(_)
         ));
-        assert!(matches!(
-            query_error(server_error(1927)),
-            DbError::ConnectionLost(_)
-        ));
-        assert!(matches!(
-            query_error(server_error(4031)),
-            DbError::ConnectionLost(_)
-        ));
-        assert!(matches!(query_error(server_error(1146)), DbError::Query(_)));
+    }
+
+    #[test]
+    fn server_errors_that_end_the_session_drop_the_connection() {
+        // Shutdown, MariaDB's and MySQL's "killed", MySQL 8's idle timeout.
+        for code in [1053, 1927, 3169, 4031] {
+            let err = query_error(server_error(code));
+            assert!(err.breaks_connection(), "{code}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn server_errors_about_the_statement_keep_the_connection() {
+        // No such table, KILL QUERY, lock wait timeout, syntax, and the client-side codes
+        // (2006, 2013) that no server sends: if one came, the session still answered.
+        for code in [1146, 1317, 1205, 1064, 2006, 2013] {
+            let err = query_error(server_error(code));
+            assert!(matches!(err, DbError::Query(_)), "{code}: {err:?}");
+            assert!(!err.breaks_connection());
+        }
+    }
+
+    #[test]
+    fn io_and_driver_errors_drop_the_connection() {
         let io = mysql_async::Error::Io(mysql_async::IoError::Io(std::io::Error::from(
             std::io::ErrorKind::BrokenPipe,
         )));
         assert!(matches!(query_error(io), DbError::ConnectionLost(_)));
         let closed = mysql_async::Error::Driver(mysql_async::DriverError::ConnectionClosed);
         assert!(matches!(query_error(closed), DbError::ConnectionLost(_)));
+        let order = mysql_async::Error::Driver(mysql_async::DriverError::PacketOutOfOrder);
+        assert!(matches!(query_error(order), DbError::ConnectionLost(_)));
+    }
+
+    fn row(column_type: ColumnType, charset: u16, value: Value) -> Row {
+        let column = mysql_async::Column::new(column_type)
+            .with_name(b"name")
+            .with_character_set(charset);
+        mysql_common::row::new_row(vec![value], Arc::from(vec![column].into_boxed_slice()))
+    }
+
+    const UTF8MB4: u16 = 45;
+
+    #[test]
+    fn names_are_read_from_text_and_utf8_binary_columns() {
+        use ColumnType::*;
+        for (column_type, charset) in [
+            (MYSQL_TYPE_VAR_STRING, UTF8MB4),
+            (MYSQL_TYPE_STRING, UTF8MB4),
+            (MYSQL_TYPE_BLOB, UTF8MB4),              // TEXT
+            (MYSQL_TYPE_VAR_STRING, BINARY_CHARSET), // VARBINARY
+        ] {
+            let r = row(column_type, charset, Value::Bytes("Ada é".into()));
+            assert_eq!(name_from_row(1, r).unwrap(), "Ada é", "{column_type:?}");
+        }
+    }
+
+    #[test]
+    fn bad_names_are_errors_not_panics() {
+        use ColumnType::*;
+        let problem = |r| match name_from_row(7, r) {
+            Err(DbError::BadName { id: 7, problem }) => problem,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            problem(row(MYSQL_TYPE_VAR_STRING, BINARY_CHARSET, Value::NULL)),
+            BadName::Null
+        );
+        assert_eq!(
+            problem(row(
+                MYSQL_TYPE_VAR_STRING,
+                BINARY_CHARSET,
+                Value::Bytes(vec![0xFF, 0xFE, 0x41])
+            )),
+            BadName::NotUtf8 { len: 3 }
+        );
+        // The text protocol sends numbers as digits: the column type tells them apart.
+        assert_eq!(
+            problem(row(
+                MYSQL_TYPE_LONG,
+                BINARY_CHARSET,
+                Value::Bytes(b"42".to_vec())
+            )),
+            BadName::NotText {
+                column_type: "LONG".into()
+            }
+        );
+        assert_eq!(
+            problem(row(MYSQL_TYPE_LONGLONG, BINARY_CHARSET, Value::Int(42))),
+            BadName::NotText {
+                column_type: "LONGLONG".into()
+            }
+        );
+        assert_eq!(
+            problem(row(
+                MYSQL_TYPE_BLOB,
+                BINARY_CHARSET,
+                Value::Bytes(b"Ada".to_vec())
+            )),
+            BadName::NotText {
+                column_type: "BLOB".into()
+            }
+        );
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever a server sends in the name column, reading it is an answer or an
+        /// error, never a panic; and only text that is UTF-8 is an answer.
+        #[test]
+        fn any_column_and_value_is_read_without_panicking(
+            type_byte in prop::sample::select(vec![
+                0x00u8, 0x01, 0x02, 0x03, 0x04, 0x05, 0x07, 0x08, 0x0a, 0x0b, 0x0c, 0x0f, 0x10,
+                0xf5, 0xf6, 0xf7, 0xf8, 0xf9, 0xfa, 0xfb, 0xfc, 0xfd, 0xfe, 0xff,
+            ]),
+            charset in prop::sample::select(vec![UTF8MB4, BINARY_CHARSET, 8, 33]),
+            value in prop_oneof![
+                Just(Value::NULL),
+                prop::collection::vec(any::<u8>(), 0..12).prop_map(Value::Bytes),
+                ".{0,8}".prop_map(|s: String| Value::Bytes(s.into_bytes())),
+                any::<i64>().prop_map(Value::Int),
+                any::<u64>().prop_map(Value::UInt),
+                any::<f64>().prop_map(Value::Double),
+            ],
+        ) {
+            let Ok(column_type) = ColumnType::try_from(type_byte) else {
+                return Ok(()); // not a type any server sends
+            };
+            let utf8 = matches!(&value, Value::Bytes(b) if std::str::from_utf8(b).is_ok());
+            let text = is_text(column_type, charset == BINARY_CHARSET);
+            match name_from_row(1, row(column_type, charset, value.clone())) {
+                Ok(name) => {
+                    prop_assert!(text && utf8);
+                    prop_assert_eq!(Value::Bytes(name.into_bytes()), value);
+                }
+                Err(DbError::BadName { problem, .. }) => {
+                    prop_assert!(!(text && utf8), "{problem}");
+                    let expected_null = value == Value::NULL;
+                    prop_assert_eq!(problem == BadName::Null, expected_null);
+                }
+                Err(other) => prop_assert!(false, "{other:?}"),
+            }
+        }
     }
 }

@@ -37,19 +37,36 @@ impl ErrorKind for ObjectError {
     }
 }
 
+/// One object version named by an event record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObjectRef {
+    pub bucket: String,
+    /// Decoded.
+    pub key: String,
+    /// Set for versioned buckets: the version the event is about, not whatever the key
+    /// names by the time the function runs (it may have been overwritten meanwhile).
+    pub version_id: Option<String>,
+}
+
 /// Reads an object's metadata.
 #[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
 #[cfg_attr(test, mockall::automock)]
 pub trait ObjectMetadata {
     /// The object's `Content-Type`, `None` if S3 has none for it.
-    async fn content_type(&self, bucket: &str, key: &str) -> Result<Option<String>, ObjectError>;
+    async fn content_type(&self, object: &ObjectRef) -> Result<Option<String>, ObjectError>;
 }
 
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ObjectContentType {
     pub bucket: String,
     pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     pub content_type: Option<String>,
+    /// An `ObjectRemoved:*` record: nothing to read, and not an error (an error would make
+    /// Lambda retry the event and send it to the failure destination).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
 }
 
 /// S3 sends keys form-encoded: `+` for a space, `%XX` for other bytes of UTF-8.
@@ -88,11 +105,31 @@ pub async fn content_types<M: ObjectMetadata>(
                 .as_deref()
                 .ok_or(missing("object key"))?,
         )?;
-        let content_type = store.content_type(&bucket, &key).await?;
-        found.push(ObjectContentType {
+        let object = ObjectRef {
             bucket,
             key,
+            version_id: record
+                .s3
+                .object
+                .version_id
+                .clone()
+                .filter(|v| !v.is_empty()),
+        };
+        let removed = record
+            .event_name
+            .as_deref()
+            .is_some_and(|name| name.starts_with("ObjectRemoved:"));
+        let content_type = if removed {
+            None
+        } else {
+            store.content_type(&object).await?
+        };
+        found.push(ObjectContentType {
+            bucket: object.bucket,
+            key: object.key,
+            version_id: object.version_id,
             content_type,
+            removed,
         });
     }
     Ok(found)
@@ -110,12 +147,14 @@ impl S3Metadata {
 }
 
 impl ObjectMetadata for S3Metadata {
-    async fn content_type(&self, bucket: &str, key: &str) -> Result<Option<String>, ObjectError> {
+    async fn content_type(&self, object: &ObjectRef) -> Result<Option<String>, ObjectError> {
+        let (bucket, key) = (object.bucket.as_str(), object.key.as_str());
         match self
             .client
             .head_object()
             .bucket(bucket)
             .key(key)
+            .set_version_id(object.version_id.clone())
             .send()
             .await
         {
@@ -199,14 +238,14 @@ mod tests {
         let mut store = MockObjectMetadata::new();
         store
             .expect_content_type()
-            .with(eq("photos"), eq("summer holiday/café.jpg"))
+            .with(eq(object("photos", "summer holiday/café.jpg")))
             .times(1)
-            .returning(|_, _| Ok(Some("image/jpeg".into())));
+            .returning(|_| Ok(Some("image/jpeg".into())));
         store
             .expect_content_type()
-            .with(eq("docs"), eq("a+b.txt"))
+            .with(eq(object("docs", "a+b.txt")))
             .times(1)
-            .returning(|_, _| Ok(Some("text/plain".into())));
+            .returning(|_| Ok(Some("text/plain".into())));
         let event = event(&[
             ("photos", "summer+holiday/caf%C3%A9.jpg"),
             ("docs", "a%2Bb.txt"),
@@ -218,14 +257,71 @@ mod tests {
                 ObjectContentType {
                     bucket: "photos".into(),
                     key: "summer holiday/café.jpg".into(),
+                    version_id: None,
                     content_type: Some("image/jpeg".into()),
+                    removed: false,
                 },
                 ObjectContentType {
                     bucket: "docs".into(),
                     key: "a+b.txt".into(),
+                    version_id: None,
                     content_type: Some("text/plain".into()),
+                    removed: false,
                 },
             ]
+        );
+    }
+
+    fn object(bucket: &str, key: &str) -> ObjectRef {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            version_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_version_the_event_names_is_the_one_read() {
+        let mut store = MockObjectMetadata::new();
+        let v1 = ObjectRef {
+            version_id: Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into()),
+            ..object("b", "report.txt")
+        };
+        store
+            .expect_content_type()
+            .with(eq(v1))
+            .times(1)
+            .returning(|_| Ok(Some("text/plain".into())));
+        let mut event = event(&[("b", "report.txt")]);
+        event.records[0].s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into());
+        let found = content_types(&event, &store).await.unwrap();
+        let json = serde_json::to_value(&found).unwrap();
+        assert_eq!(
+            json,
+            json!([{"bucket": "b", "key": "report.txt", "content_type": "text/plain",
+                    "version_id": "3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY"}])
+        );
+    }
+
+    #[tokio::test]
+    async fn removed_objects_are_reported_not_read() {
+        let mut store = MockObjectMetadata::new();
+        store
+            .expect_content_type()
+            .with(eq(object("b", "kept.txt")))
+            .times(1)
+            .returning(|_| Ok(Some("text/plain".into())));
+        let mut event = event(&[("b", "gone.txt"), ("b", "gone+too.txt"), ("b", "kept.txt")]);
+        event.records[0].event_name = Some("ObjectRemoved:Delete".into());
+        event.records[1].event_name = Some("ObjectRemoved:DeleteMarkerCreated".into());
+        let found = content_types(&event, &store).await.unwrap();
+        assert_eq!(
+            serde_json::to_value(&found).unwrap(),
+            json!([
+                {"bucket": "b", "key": "gone.txt", "content_type": null, "removed": true},
+                {"bucket": "b", "key": "gone too.txt", "content_type": null, "removed": true},
+                {"bucket": "b", "key": "kept.txt", "content_type": "text/plain"},
+            ])
         );
     }
 
@@ -240,10 +336,10 @@ mod tests {
     #[tokio::test]
     async fn a_missing_object_names_bucket_and_key() {
         let mut store = MockObjectMetadata::new();
-        store.expect_content_type().returning(|b, k| {
+        store.expect_content_type().returning(|o| {
             Err(ObjectError::NotFound {
-                bucket: b.into(),
-                key: k.into(),
+                bucket: o.bucket.clone(),
+                key: o.key.clone(),
             })
         });
         let err = content_types(&event(&[("b1", "gone+away.txt")]), &store)
@@ -306,7 +402,10 @@ mod tests {
     async fn adapter_sends_head_object_for_the_decoded_key() {
         let (client, seen) = s3_answering(200, &[("content-type", "image/png")]);
         let store = S3Metadata::new(client);
-        let ct = store.content_type("pics", "a b/é+.png").await.unwrap();
+        let ct = store
+            .content_type(&object("pics", "a b/é+.png"))
+            .await
+            .unwrap();
         assert_eq!(ct.as_deref(), Some("image/png"));
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 1);
@@ -320,10 +419,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn adapter_asks_for_the_event_s_version() {
+        let (client, seen) = s3_answering(200, &[("content-type", "text/plain")]);
+        let v = ObjectRef {
+            version_id: Some("v+1/=".into()),
+            ..object("pics", "a.txt")
+        };
+        S3Metadata::new(client).content_type(&v).await.unwrap();
+        let uri = &seen.lock().unwrap()[0].1;
+        assert!(uri.ends_with("/pics/a.txt?versionId=v%2B1%2F%3D"), "{uri}");
+    }
+
+    #[tokio::test]
     async fn adapter_maps_404_to_not_found() {
         let (client, _) = s3_answering(404, &[]);
         let err = S3Metadata::new(client)
-            .content_type("pics", "missing.png")
+            .content_type(&object("pics", "missing.png"))
             .await
             .unwrap_err();
         assert_eq!(
@@ -339,7 +450,7 @@ mod tests {
     async fn adapter_reports_other_failures_with_bucket_and_key() {
         let (client, _) = s3_answering(403, &[]);
         let err = S3Metadata::new(client)
-            .content_type("pics", "secret.png")
+            .content_type(&object("pics", "secret.png"))
             .await
             .unwrap_err();
         assert_eq!(err.kind(), "S3RequestFailed");

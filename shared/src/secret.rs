@@ -73,7 +73,13 @@ impl EncryptedEnv {
             .ok_or_else(|| SecretError::Config(format!("{name} is not set")))?;
         let ciphertext = BASE64
             .decode(encoded.trim())
-            .map_err(|e| SecretError::Config(format!("{name} is not base64: {e}")))?;
+            // Not base64's own error: it quotes the offending byte, and a plaintext secret
+            // pasted here by mistake would leak, a byte at a time, to logs and callers.
+            .map_err(|_| {
+                SecretError::Config(format!(
+                    "{name} is not base64 (it must hold KMS ciphertext, not a plaintext value)"
+                ))
+            })?;
         let function_name = var("AWS_LAMBDA_FUNCTION_NAME")
             .filter(|v| !v.is_empty())
             .ok_or_else(|| SecretError::Config("AWS_LAMBDA_FUNCTION_NAME is not set".into()))?;
@@ -250,16 +256,21 @@ mod tests {
             missing.to_string(),
             "invalid configuration: ENCRYPTED_KEY is not set"
         );
-        let not_base64 = EncryptedEnv::from_lookup(|name| match name {
-            "ENCRYPTED_KEY" => Some("!!!".into()),
-            "AWS_LAMBDA_FUNCTION_NAME" => Some("f".into()),
-            _ => None,
-        })
-        .unwrap_err();
-        assert!(
-            not_base64.to_string().contains("not base64"),
-            "{not_base64}"
-        );
+        // A plaintext pasted instead of ciphertext: none of it reaches the message.
+        for pasted in ["hunter2!", "pa$$word", "Zm9v~", "abc", "p@ss w0rd"] {
+            let not_base64 = EncryptedEnv::from_lookup(|name| match name {
+                "ENCRYPTED_KEY" => Some(pasted.into()),
+                "AWS_LAMBDA_FUNCTION_NAME" => Some("f".into()),
+                _ => None,
+            })
+            .unwrap_err();
+            assert_eq!(
+                not_base64.to_string(),
+                "invalid configuration: ENCRYPTED_KEY is not base64 (it must hold KMS \
+                 ciphertext, not a plaintext value)",
+                "{pasted}"
+            );
+        }
         let no_name = EncryptedEnv::from_lookup(|name| match name {
             "ENCRYPTED_KEY" => Some("YWJj".into()),
             _ => None,

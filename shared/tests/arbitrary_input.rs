@@ -5,8 +5,9 @@ use aws_lambda_events::event::s3::S3Event;
 use proptest::prelude::*;
 use secrecy::SecretString;
 use serde_json::{json, Value};
+use shared::deadline::Deadline;
 use shared::enrich::{enrich, Connector, DbError, EnrichError, LazyConnection, NameLookup};
-use shared::s3::{content_types, decode_key, ObjectError, ObjectMetadata};
+use shared::s3::{content_types, decode_key, ObjectError, ObjectMetadata, ObjectRef};
 use shared::secret::{sign, SecretError};
 
 /// Any JSON, biased towards the fields the functions read.
@@ -45,13 +46,16 @@ struct Everyone;
 struct EveryoneConn;
 impl Connector for Everyone {
     type Conn = EveryoneConn;
-    async fn connect(&self) -> Result<EveryoneConn, DbError> {
+    async fn connect(&self, _: Deadline) -> Result<EveryoneConn, DbError> {
         Ok(EveryoneConn)
     }
 }
 impl NameLookup for EveryoneConn {
-    async fn find_name(&mut self, id: u64) -> Result<Option<String>, DbError> {
+    async fn find_name(&mut self, id: u64, _: Deadline) -> Result<Option<String>, DbError> {
         Ok(Some(format!("Person {id}")))
+    }
+    async fn ping(&mut self, _: Deadline) -> Result<(), DbError> {
+        Ok(())
     }
     async fn close(self) -> Result<(), DbError> {
         Ok(())
@@ -61,7 +65,7 @@ impl NameLookup for EveryoneConn {
 /// An S3 where every object is text.
 struct TextObjects;
 impl ObjectMetadata for TextObjects {
-    async fn content_type(&self, _: &str, _: &str) -> Result<Option<String>, ObjectError> {
+    async fn content_type(&self, _: &ObjectRef) -> Result<Option<String>, ObjectError> {
         Ok(Some("text/plain".into()))
     }
 }
@@ -82,7 +86,7 @@ proptest! {
     #[test]
     fn rds_enrich_never_panics(payload in any_json()) {
         let mut db = LazyConnection::new(Everyone);
-        match runtime().block_on(enrich(payload.clone(), &mut db)) {
+        match runtime().block_on(enrich(payload.clone(), &mut db, Deadline::NONE)) {
             Ok(out) => {
                 prop_assert_eq!(&out["id"], &payload["id"]);
                 prop_assert!(out["name"].is_string());

@@ -8,6 +8,7 @@
 use functions::{diagnostic, init_logging, report};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::Value;
+use shared::deadline::Deadline;
 use shared::enrich::{enrich, EnrichError, LazyConnection};
 use shared::mysql::{DbConfig, MysqlConnector};
 
@@ -30,8 +31,9 @@ async fn handler(
     report(async {
         let connector = connector.as_ref().map_err(Clone::clone)?;
         // A connection for this invocation only: connect, query, disconnect.
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut db = LazyConnection::new(connector.clone());
-        let result = enrich(event.payload, &mut db).await;
+        let result = enrich(event.payload, &mut db, deadline).await;
         db.close().await;
         result.map_err(diagnostic)
     })

@@ -4,12 +4,16 @@
 //! invocation needs it, then kept while the container lives. Lazy, because a connect in
 //! init would lengthen every cold start (even for invocations that fail validation) and a
 //! database outage would then fail the whole init instead of one retryable invocation.
+//! Kept, but not trusted blindly: the container may have been frozen for minutes, so a
+//! connection that idled long is pinged before use (`LazyConnection`).
 
 use std::sync::Arc;
 
-use functions::{diagnostic, init_logging, on_sigterm, report};
-use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use functions::{diagnostic, init_logging, on_sigterm, report, InFlight};
+use lambda_runtime::layers::TracingLayer;
+use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent, Runtime};
 use serde_json::Value;
+use shared::deadline::Deadline;
 use shared::enrich::{enrich, EnrichError, LazyConnection};
 use shared::mysql::{DbConfig, MysqlConnector};
 use tokio::sync::Mutex;
@@ -22,21 +26,32 @@ type Db = Arc<Mutex<LazyConnection<MysqlConnector>>>;
 async fn main() -> Result<(), Error> {
     init_logging();
 
-    // Init: read the configuration only; nothing connects yet. A bad configuration is
-    // reported by every invocation rather than crashing the container.
+    // Init: read and check the configuration (and the CA file) only; nothing connects yet.
+    // A bad configuration is reported by every invocation rather than crashing the container.
     let db: Result<Db, Diagnostic> = DbConfig::from_env()
-        .and_then(|config| MysqlConnector::new(&config))
-        .map(|connector| Arc::new(Mutex::new(LazyConnection::new(connector))))
+        .and_then(|config| {
+            let connector = MysqlConnector::new(&config)?;
+            let db = LazyConnection::new(connector).ping_after_idle(config.ping_after_idle);
+            Ok(Arc::new(Mutex::new(db)))
+        })
         .map_err(|err| diagnostic(EnrichError::Database(err)));
 
-    // Shutdown: on SIGTERM, close the connection so the server frees the slot at once
-    // instead of holding it until `wait_timeout`.
+    // Shutdown: on SIGTERM, let the invocation in flight post its response, then close the
+    // connection so the server frees the slot at once instead of holding it until `wait_timeout`.
+    let in_flight = InFlight::default();
     if let Ok(db) = &db {
         let db = db.clone();
-        on_sigterm(move || async move { db.lock().await.close().await }).await;
+        on_sigterm(in_flight.clone(), move || async move {
+            db.lock().await.close().await
+        })
+        .await;
     }
 
-    lambda_runtime::run(service_fn(|event| handler(&db, event))).await
+    Runtime::new(service_fn(|event| handler(&db, event)))
+        .layer(in_flight)
+        .layer(TracingLayer::new())
+        .run()
+        .await
 }
 
 async fn handler(
@@ -45,8 +60,11 @@ async fn handler(
 ) -> Result<Value, Diagnostic> {
     report(async {
         let db = db.as_ref().map_err(Clone::clone)?;
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut db = db.lock().await;
-        enrich(event.payload, &mut db).await.map_err(diagnostic)
+        enrich(event.payload, &mut db, deadline)
+            .await
+            .map_err(diagnostic)
     })
     .await
 }
