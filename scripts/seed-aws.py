@@ -40,12 +40,23 @@ def main() -> None:
     for key, content_type in OBJECTS.items():
         s3.put_object(Bucket=args.bucket, Key=key, Body=key.encode(), ContentType=content_type)
 
+    # A versioned bucket whose one key was overwritten with another content type: an event
+    # about the first version must get the first version's type.
+    versioned = args.bucket + "-versions"
+    if versioned not in existing:
+        s3.create_bucket(Bucket=versioned)
+    s3.put_bucket_versioning(Bucket=versioned, VersioningConfiguration={"Status": "Enabled"})
+    old = s3.put_object(Bucket=versioned, Key="report", Body=b"v1", ContentType="text/plain")
+    s3.put_object(Bucket=versioned, Key="report", Body=b"{}", ContentType="application/json")
+
     key_id = kms.create_key(Description="lambda-reuse e2e")["KeyMetadata"]["KeyId"]
     blob = kms.encrypt(KeyId=key_id, Plaintext=args.plaintext.encode(),
                        EncryptionContext={"LambdaFunctionName": args.function_name})["CiphertextBlob"]
 
     print(f"S3_BUCKET={args.bucket}")
     print(f"S3_OBJECTS={json.dumps(OBJECTS, ensure_ascii=True)}")
+    print(f"S3_VERSIONED_BUCKET={versioned}")
+    print(f"S3_OLD_VERSION={old['VersionId']}")
     print(f"KMS_KEY_ID={key_id}")
     print(f"ENCRYPTED_KEY={base64.b64encode(blob).decode()}")
     print(f"ENCRYPTED_KEY_PLAINTEXT={args.plaintext}")

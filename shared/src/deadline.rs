@@ -39,18 +39,23 @@ impl Deadline {
     }
 
     /// From Lambda's `Context::deadline` (milliseconds since the Unix epoch), less
-    /// `RESPONSE_MARGIN`. Zero (no deadline given) means none.
+    /// `RESPONSE_MARGIN`. Zero (no deadline given) means none. A value too small to be a
+    /// date after 2001 is taken as the time left: `cargo lambda watch` sends its timeout
+    /// (600000) there, and read as a date it would have passed in 1970.
     pub fn from_epoch_millis(deadline_ms: u64) -> Self {
+        const YEAR_2001_MS: u64 = 1_000_000_000_000;
         if deadline_ms == 0 {
             return Self::NONE;
         }
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        let left = Duration::from_millis(deadline_ms)
-            .saturating_sub(now)
-            .saturating_sub(RESPONSE_MARGIN);
-        Self::after(left)
+        let left = if deadline_ms < YEAR_2001_MS {
+            Duration::from_millis(deadline_ms)
+        } else {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default();
+            Duration::from_millis(deadline_ms).saturating_sub(now)
+        };
+        Self::after(left.saturating_sub(RESPONSE_MARGIN))
     }
 
     /// Time left before the deadline (zero once it passed); `None` without a deadline.
@@ -136,5 +141,8 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(Deadline::from_epoch_millis(0), Deadline::NONE);
+        // cargo lambda's emulator: the timeout instead of a date.
+        let left = Deadline::from_epoch_millis(600_000).remaining().unwrap();
+        assert_eq!(left, Duration::from_millis(600_000) - RESPONSE_MARGIN);
     }
 }

@@ -18,6 +18,8 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
+pub mod proxy;
+
 /// Time allowed for one invocation round trip (a function that never polls would
 /// otherwise make the Invoke call wait forever).
 pub const INVOKE_TIMEOUT: Duration = Duration::from_secs(30);
@@ -264,6 +266,22 @@ impl Function {
         self.child.id()
     }
 
+    /// The fields of every "invocation report" line the process logged so far.
+    pub fn reports(&self) -> Vec<Value> {
+        self.logs()
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["fields"]["message"] == "invocation report")
+            .map(|line| line["fields"].clone())
+            .collect()
+    }
+
+    /// The pid in the newest report line: which process really served the last invocation
+    /// (the log is written by whatever process the emulator handed the event to).
+    pub fn last_reported_pid(&self) -> Option<u64> {
+        self.reports().last().and_then(|r| r["pid"].as_u64())
+    }
+
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
@@ -385,6 +403,23 @@ impl Admin {
     pub fn status(&mut self, name: &str) -> u64 {
         let sql = format!("SELECT VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS WHERE VARIABLE_NAME = '{name}'");
         self.query_u64(&sql)[0]
+    }
+
+    /// Global status counters read with `SHOW GLOBAL STATUS`, which (unlike a SELECT from
+    /// information_schema) does not itself move `Com_select`.
+    pub fn show_status(&mut self, names: &[&str]) -> HashMap<String, u64> {
+        let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+        let sql = format!(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN ({})",
+            list.join(",")
+        );
+        let rows: Vec<(String, String)> = self
+            .runtime
+            .block_on(self.conn.query(sql))
+            .unwrap_or_else(|e| panic!("SHOW GLOBAL STATUS: {e}"));
+        rows.into_iter()
+            .map(|(name, value)| (name, value.parse().unwrap_or_default()))
+            .collect()
     }
 
     /// Server-side ids of the connections open for `user`.

@@ -311,3 +311,186 @@ fn sigterm_closes_the_connection_cleanly_and_at_once() {
     );
     assert!(f.logs().contains("shutdown complete"), "{}", f.logs());
 }
+
+/// rds-enrich behind a proxy that can silence its flows, with `extra` settings.
+fn behind_proxy(
+    services: &Services,
+    extra: &[(&str, &str)],
+) -> (e2e::proxy::SilencingProxy, Function) {
+    let upstream = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
+    let proxy = e2e::proxy::SilencingProxy::start(upstream.parse().unwrap());
+    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    let mut env = vec![("DATABASE_URL", url.as_str())];
+    env.extend_from_slice(extra);
+    let f = Function::start(services, "rds-enrich", &env);
+    (proxy, f)
+}
+
+#[test]
+fn a_kept_connection_that_went_silent_while_idle_costs_a_ping_not_the_query_timeout() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let (proxy, f) = behind_proxy(
+        &services,
+        &[
+            ("DB_PING_AFTER_IDLE_MS", "300"),
+            ("DB_PING_TIMEOUT_MS", "200"),
+            ("DB_QUERY_TIMEOUT_MS", "3000"),
+        ],
+    );
+    warm_up(&f, &mut admin);
+    assert_eq!(proxy.open_clients(), 1);
+
+    // The container idles; meanwhile its flow is dropped by the network, silently.
+    proxy.silence_open_flows();
+    std::thread::sleep(Duration::from_millis(400));
+    let start = Instant::now();
+    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+    let took = start.elapsed();
+    // A 200 ms ping and a reconnect: far from the 3 s the query would have waited.
+    assert!(took >= Duration::from_millis(200), "took {took:?}: no ping?");
+    assert!(took < Duration::from_millis(1500), "took {took:?}");
+    assert!(f.logs().contains("did not answer after idling"), "{}", f.logs());
+
+    // The silent connection was let go: one connection from the process, at both ends.
+    let one = wait_until(Duration::from_secs(2), || {
+        proxy.open_clients() == 1 && admin.connection_ids("app").len() == 1
+    });
+    assert!(one.is_some(), "open through the proxy: {}", proxy.open_clients());
+}
+
+#[test]
+fn a_query_timeout_leaves_no_connection_behind() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let (proxy, f) = behind_proxy(&services, &[("DB_QUERY_TIMEOUT_MS", "500")]);
+    warm_up(&f, &mut admin);
+
+    // The next answer arrives but for its last packet: the driver holds a half-read
+    // result, which its own clean-up would wait for with no time limit.
+    proxy.silence_open_flows_at_result_end();
+    let reply = f.invoke(&json!({"id": 2}));
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert_eq!(reply.error_message(), "the query did not complete within 500 ms");
+    assert_eq!(f.call(&json!({"id": 3}))["name"], "Alan Turing");
+
+    let one = wait_until(Duration::from_secs(2), || {
+        proxy.open_clients() == 1 && admin.connection_ids("app").len() == 1
+    });
+    assert!(
+        one.is_some(),
+        "connections from the process: {} (the timed-out one was not let go)",
+        proxy.open_clients()
+    );
+}
+
+#[test]
+fn sigterm_during_an_invocation_lets_its_response_through() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let mut f = Function::start(
+        &services,
+        "rds-enrich",
+        &env_with(&services, &[("DB_QUERY_TIMEOUT_MS", "400")]),
+    );
+    warm_up(&f, &mut admin);
+
+    // The server stops answering; the invocation waits for its 400 ms query timeout, and
+    // SIGTERM arrives 150 ms into it.
+    let paused = PausedMariadb::pause(&services);
+    let reply = std::thread::scope(|scope| {
+        let call = scope.spawn(|| f.invoke(&json!({"id": 1})));
+        std::thread::sleep(Duration::from_millis(150));
+        f.signal("TERM");
+        call.join().unwrap()
+    });
+    drop(paused);
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert!(f.wait_exit(Duration::from_secs(2)), "the process did not exit");
+    let logs = f.logs();
+    assert!(logs.contains("shutdown complete"), "{logs}");
+}
+
+/// A runtime API that fails or ignores extension registrations, and notes `/next` polls.
+struct BrokenExtensionsApi {
+    url: String,
+    polled: std::sync::mpsc::Receiver<Instant>,
+}
+
+impl BrokenExtensionsApi {
+    /// `answer_registration`: `Some(status)` answers it so, `None` never answers.
+    fn start(answer_registration: Option<u16>) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
+        let (tx, polled) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let mut line = String::new();
+                    let mut reader = BufReader::new(&stream);
+                    if reader.read_line(&mut line).is_err() {
+                        return;
+                    }
+                    if line.contains("/invocation/next") {
+                        let _ = tx.send(Instant::now());
+                    } else if let (true, Some(status)) =
+                        (line.contains("/extension/register"), answer_registration)
+                    {
+                        let mut out = &stream;
+                        let _ = write!(out, "HTTP/1.1 {status} Nope\r\ncontent-length: 0\r\n\r\n");
+                    }
+                    // Anything else hangs, like a long poll, until the process goes.
+                    std::thread::sleep(Duration::from_secs(30));
+                });
+            }
+        });
+        Self { url, polled }
+    }
+}
+
+fn with_broken_extensions_api(answer: Option<u16>) -> (BrokenExtensionsApi, std::process::Child) {
+    let services = Services::load();
+    let api = BrokenExtensionsApi::start(answer);
+    let logs = e2e::workspace_root().join("target/e2e/logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let child = e2e::spawn_bootstrap(
+        &e2e::bootstrap("rds-enrich"),
+        &api.url,
+        "rds-enrich",
+        &[("DATABASE_URL", services.var("DATABASE_URL"))],
+        &logs.join(format!("rds-enrich-broken-api-{answer:?}.log")),
+    );
+    (api, child)
+}
+
+#[test]
+fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
+    let (api, mut child) = with_broken_extensions_api(Some(500));
+    let polled = api.polled.recv_timeout(Duration::from_secs(5));
+    assert!(polled.is_ok(), "init did not finish");
+    // Without the extension there is no shutdown hook, and SIGTERM must still end it.
+    e2e::run(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]));
+    let start = Instant::now();
+    let exited = wait_until(Duration::from_secs(2), || matches!(child.try_wait(), Ok(Some(_))));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(exited.is_some(), "SIGTERM was swallowed ({:?})", start.elapsed());
+}
+
+#[test]
+fn a_registration_that_never_answers_does_not_hang_init() {
+    let start = Instant::now();
+    let (api, mut child) = with_broken_extensions_api(None);
+    let polled = api.polled.recv_timeout(Duration::from_secs(5));
+    let _ = child.kill();
+    let _ = child.wait();
+    let polled = polled.expect("init hung on the extension registration");
+    let init = polled - start;
+    assert!(init >= Duration::from_millis(900), "{init:?}: registration not awaited?");
+    assert!(init < Duration::from_millis(2500), "{init:?}");
+}

@@ -203,3 +203,96 @@ fn bad_configuration_is_reported_by_each_invocation() {
     }
     assert!(f.is_running());
 }
+
+#[test]
+fn names_that_are_not_text_are_clear_errors_and_the_process_lives_on() {
+    let _db = database_lock();
+    let services = Services::load();
+    // (table, id, errorType, message). odd_names is a nullable VARBINARY column holding
+    // 'Ada Lovelace' (id 1), NULL (2) and the bytes FF FE 41 (3).
+    let cases = [
+        ("odd_names", 2, "NullName", "the name of person 2 is NULL"),
+        ("odd_names", 3, "NameNotUtf8", "the name of person 3 is not UTF-8 text (3 bytes)"),
+        ("number_names", 1, "NameNotText", "the name of person 1 is not text: the column is LONG"),
+        ("blob_names", 1, "NameNotText", "the name of person 1 is not text: the column is BLOB"),
+    ];
+    for (table, id, kind, message) in cases {
+        let f = Function::start(
+            &services,
+            "rds-enrich",
+            &[("DATABASE_URL", services.var("DATABASE_URL")), ("PEOPLE_TABLE", table)],
+        );
+        let reply = f.invoke(&json!({ "id": id }));
+        assert!(reply.failed, "{}", reply.body);
+        assert_eq!(reply.error_type(), kind, "{}", reply.body);
+        assert_eq!(reply.error_message(), message);
+        let pid = f.last_reported_pid().unwrap();
+        // The same process answers the next invocation (after an abort nobody would poll).
+        let next = if table == "odd_names" { 1 } else { id };
+        let reply = f.invoke(&json!({ "id": next }));
+        assert_eq!(f.reports().len(), 2, "{}", f.logs());
+        assert_eq!(f.last_reported_pid(), Some(pid), "{table}/{id}: {}", reply.body);
+        if table == "odd_names" {
+            assert_eq!(reply.body["name"], "Ada Lovelace", "a VARBINARY name in UTF-8 is fine");
+        }
+    }
+}
+
+#[test]
+fn nothing_is_sent_that_would_pin_an_rds_proxy_session() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    // RDS Proxy pins sessions that prepare statements or change session state (SET).
+    let counters = [
+        "Com_select",
+        "Com_stmt_prepare",
+        "Com_stmt_execute",
+        "Com_set_option",
+    ];
+    for function in ["rds-enrich", "rds-enrich-naive"] {
+        let before = admin.show_status(&counters);
+        let f = Function::start(&services, function, &plain_env(&services));
+        for id in 1..=5 {
+            f.call(&json!({ "id": id }));
+        }
+        drop(f);
+        let after = admin.show_status(&counters);
+        let moved = |name: &str| after[name] - before[name];
+        assert_eq!(moved("Com_stmt_prepare"), 0, "{function}: prepared statements");
+        assert_eq!(moved("Com_stmt_execute"), 0, "{function}");
+        assert_eq!(moved("Com_set_option"), 0, "{function}");
+        // One SELECT per invocation and nothing else: connecting sends no settings query.
+        assert_eq!(moved("Com_select"), 5, "{function}");
+    }
+}
+
+#[test]
+fn a_bad_ca_file_is_a_configuration_error_and_nothing_connects() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let not_pem = e2e::workspace_root().join("Cargo.toml");
+    for ca in ["/nonexistent/rds-ca.pem", not_pem.to_str().unwrap()] {
+        let before = admin.status("Connections");
+        let f = Function::start(
+            &services,
+            "rds-enrich",
+            &[
+                ("DATABASE_URL", services.var("DATABASE_URL_TLS")),
+                ("DATABASE_CA_FILE", ca),
+            ],
+        );
+        for _ in 0..2 {
+            let reply = f.invoke(&json!({"id": 1}));
+            assert_eq!(reply.error_type(), "DatabaseConfig", "{}", reply.body);
+            assert!(
+                reply.error_message().contains("DATABASE_CA_FILE"),
+                "{}",
+                reply.body
+            );
+        }
+        drop(f);
+        assert_eq!(admin.status("Connections") - before, 0, "nothing connected");
+    }
+}

@@ -86,3 +86,35 @@ fn an_event_without_records_is_a_clear_error() {
     assert!(reply.failed, "{}", reply.body);
     assert!(f.is_running());
 }
+
+#[test]
+fn the_version_named_in_the_event_is_the_one_read() {
+    let services = Services::load();
+    let bucket = services.var("S3_VERSIONED_BUCKET");
+    let old = services.var("S3_OLD_VERSION");
+    let f = Function::start(&services, "s3-get-object", &aws_env(&services));
+    // "report" was overwritten (text/plain, then application/json) before the function ran.
+    let mut event = s3_event(&[(bucket, "report")]);
+    assert_eq!(f.call(&event)[0]["content_type"], "application/json");
+    event["Records"][0]["s3"]["object"]["versionId"] = json!(old);
+    assert_eq!(
+        f.call(&event),
+        json!([{ "bucket": bucket, "key": "report", "version_id": old, "content_type": "text/plain" }])
+    );
+}
+
+#[test]
+fn a_removed_object_is_reported_not_an_error() {
+    let services = Services::load();
+    let bucket = services.var("S3_BUCKET");
+    let f = Function::start(&services, "s3-get-object", &aws_env(&services));
+    let mut event = s3_event(&[(bucket, "deleted long ago.txt"), (bucket, "plain.txt")]);
+    event["Records"][0]["eventName"] = json!("ObjectRemoved:Delete");
+    assert_eq!(
+        f.call(&event),
+        json!([
+            { "bucket": bucket, "key": "deleted long ago.txt", "content_type": null, "removed": true },
+            { "bucket": bucket, "key": "plain.txt", "content_type": "text/plain" },
+        ])
+    );
+}

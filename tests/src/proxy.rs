@@ -1,0 +1,180 @@
+//! A TCP proxy on 127.0.0.1 in front of MariaDB that can silence the flows it carries, as
+//! an idle NAT/VPC flow timeout or a failed-over host does: bytes stop, nothing is reset,
+//! and new flows still get through.
+//!
+//! It counts the function's connections that are still open, and when the function closes
+//! one it closes the server's side too, so the server's count shows what the function holds.
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+
+const FORWARD: u8 = 0;
+const SILENT: u8 = 1;
+/// Forward the server's packets until the end of the next result set, then fall silent:
+/// the client has its row but waits for ever for the rest.
+const SILENT_AT_RESULT_END: u8 = 2;
+
+pub struct SilencingProxy {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+}
+
+#[derive(Default)]
+struct Shared {
+    flows: Mutex<Vec<Arc<Flow>>>,
+    open_clients: AtomicUsize,
+    stopped: AtomicBool,
+}
+
+struct Flow {
+    mode: AtomicU8,
+    client: TcpStream,
+    server: TcpStream,
+}
+
+impl Flow {
+    fn close(&self) {
+        let _ = self.client.shutdown(Shutdown::Both);
+        let _ = self.server.shutdown(Shutdown::Both);
+    }
+}
+
+impl SilencingProxy {
+    /// Listens on 127.0.0.1 (a free port) and forwards to `upstream`.
+    pub fn start(upstream: SocketAddr) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let shared = Arc::new(Shared::default());
+        let state = shared.clone();
+        thread::spawn(move || {
+            for client in listener.incoming() {
+                if state.stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = TcpStream::connect(upstream) else {
+                    continue; // the client sees its connection closed, as with a dead server
+                };
+                let _ = client.set_nodelay(true);
+                let _ = server.set_nodelay(true);
+                let flow = Arc::new(Flow {
+                    mode: AtomicU8::new(FORWARD),
+                    client,
+                    server,
+                });
+                state.open_clients.fetch_add(1, Ordering::SeqCst);
+                state.flows.lock().unwrap().push(flow.clone());
+                let (up, shared) = (flow.clone(), state.clone());
+                thread::spawn(move || client_to_server(&up, &shared));
+                thread::spawn(move || server_to_client(&flow));
+            }
+        });
+        Self { addr, shared }
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Every flow open now stops carrying bytes, both ways (new flows are not affected).
+    pub fn silence_open_flows(&self) {
+        self.set_open_flows(SILENT);
+    }
+
+    /// Every flow open now carries the next result set but its last packet, then stops.
+    pub fn silence_open_flows_at_result_end(&self) {
+        self.set_open_flows(SILENT_AT_RESULT_END);
+    }
+
+    fn set_open_flows(&self, mode: u8) {
+        for flow in self.shared.flows.lock().unwrap().iter() {
+            flow.mode.store(mode, Ordering::SeqCst);
+        }
+    }
+
+    /// The function's connections through the proxy that it has not closed.
+    pub fn open_clients(&self) -> usize {
+        self.shared.open_clients.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for SilencingProxy {
+    fn drop(&mut self) {
+        self.shared.stopped.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr); // wakes the accept loop
+        for flow in self.shared.flows.lock().unwrap().drain(..) {
+            flow.close();
+        }
+    }
+}
+
+/// Client bytes go to the server unless the flow is silent (then they are read and lost,
+/// as a black hole loses packets). When the client closes, the server's side is closed.
+fn client_to_server(flow: &Flow, shared: &Shared) {
+    let (mut from, mut to) = (&flow.client, &flow.server);
+    let mut buf = [0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if flow.mode.load(Ordering::SeqCst) == FORWARD && to.write_all(&buf[..n]).is_err()
+                {
+                    break;
+                }
+            }
+        }
+    }
+    shared.open_clients.fetch_sub(1, Ordering::SeqCst);
+    flow.close();
+}
+
+/// Server bytes go to the client, packet by packet when the flow is to fall silent at the
+/// end of a result set.
+fn server_to_client(flow: &Flow) {
+    let (mut from, mut to) = (&flow.server, &flow.client);
+    let mut buf = [0u8; 16 * 1024];
+    let mut pending: Vec<u8> = Vec::new();
+    loop {
+        let n = match from.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        match flow.mode.load(Ordering::SeqCst) {
+            FORWARD => {
+                if to.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+            }
+            SILENT_AT_RESULT_END => {
+                pending.extend_from_slice(&buf[..n]);
+                // MySQL packets: 3-byte little-endian length, sequence id, payload. A result
+                // set ends with an EOF/OK packet whose payload starts with 0xFE (< 9 bytes).
+                while pending.len() >= 4 {
+                    let len = usize::from(pending[0])
+                        | usize::from(pending[1]) << 8
+                        | usize::from(pending[2]) << 16;
+                    if pending.len() < 4 + len {
+                        break;
+                    }
+                    let packet: Vec<u8> = pending.drain(..4 + len).collect();
+                    if len < 9 && packet.get(4) == Some(&0xFE) {
+                        flow.mode.store(SILENT, Ordering::SeqCst);
+                        pending.clear();
+                        break;
+                    }
+                    if to.write_all(&packet).is_err() {
+                        return;
+                    }
+                }
+            }
+            _ => {} // silent: the bytes are lost
+        }
+    }
+    // The server closed: pass it on, unless the flow is silent.
+    if flow.mode.load(Ordering::SeqCst) == FORWARD {
+        let _ = flow.client.shutdown(Shutdown::Both);
+    }
+}
