@@ -13,9 +13,9 @@ use std::thread;
 
 const FORWARD: u8 = 0;
 const SILENT: u8 = 1;
-/// Forward the server's packets until the end of the next result set, then fall silent:
-/// the client has its row but waits for ever for the rest.
-const SILENT_AT_RESULT_END: u8 = 2;
+/// Forward the next result set's header (the column count and the column definitions),
+/// then fall silent: the driver has started a result and waits for ever for its rows.
+const SILENT_AFTER_RESULT_HEADER: u8 = 2;
 
 pub struct SilencingProxy {
     addr: SocketAddr,
@@ -84,9 +84,9 @@ impl SilencingProxy {
         self.set_open_flows(SILENT);
     }
 
-    /// Every flow open now carries the next result set but its last packet, then stops.
-    pub fn silence_open_flows_at_result_end(&self) {
-        self.set_open_flows(SILENT_AT_RESULT_END);
+    /// Every flow open now carries the header of the next result set, then stops.
+    pub fn silence_open_flows_after_result_header(&self) {
+        self.set_open_flows(SILENT_AFTER_RESULT_HEADER);
     }
 
     fn set_open_flows(&self, mode: u8) {
@@ -120,8 +120,7 @@ fn client_to_server(flow: &Flow, shared: &Shared) {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if flow.mode.load(Ordering::SeqCst) == FORWARD && to.write_all(&buf[..n]).is_err()
-                {
+                if flow.mode.load(Ordering::SeqCst) != SILENT && to.write_all(&buf[..n]).is_err() {
                     break;
                 }
             }
@@ -131,12 +130,14 @@ fn client_to_server(flow: &Flow, shared: &Shared) {
     flow.close();
 }
 
-/// Server bytes go to the client, packet by packet when the flow is to fall silent at the
-/// end of a result set.
+/// Server bytes go to the client, packet by packet when the flow is to fall silent after
+/// a result set's header.
 fn server_to_client(flow: &Flow) {
     let (mut from, mut to) = (&flow.server, &flow.client);
     let mut buf = [0u8; 16 * 1024];
     let mut pending: Vec<u8> = Vec::new();
+    // Packets of the result header still to forward, once its column count is known.
+    let mut header_left: Option<usize> = None;
     loop {
         let n = match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
@@ -148,10 +149,11 @@ fn server_to_client(flow: &Flow) {
                     break;
                 }
             }
-            SILENT_AT_RESULT_END => {
+            SILENT_AFTER_RESULT_HEADER => {
                 pending.extend_from_slice(&buf[..n]);
                 // MySQL packets: 3-byte little-endian length, sequence id, payload. A result
-                // set ends with an EOF/OK packet whose payload starts with 0xFE (< 9 bytes).
+                // set starts with its column count (one byte below 0xFB for few columns),
+                // then one packet per column definition (no EOF: CLIENT_DEPRECATE_EOF).
                 while pending.len() >= 4 {
                     let len = usize::from(pending[0])
                         | usize::from(pending[1]) << 8
@@ -160,14 +162,16 @@ fn server_to_client(flow: &Flow) {
                         break;
                     }
                     let packet: Vec<u8> = pending.drain(..4 + len).collect();
-                    if len < 9 && packet.get(4) == Some(&0xFE) {
+                    let left = header_left.unwrap_or_else(|| usize::from(packet[4].min(0xFA)));
+                    if to.write_all(&packet).is_err() {
+                        return;
+                    }
+                    if left == 0 {
                         flow.mode.store(SILENT, Ordering::SeqCst);
                         pending.clear();
                         break;
                     }
-                    if to.write_all(&packet).is_err() {
-                        return;
-                    }
+                    header_left = Some(left - 1);
                 }
             }
             _ => {} // silent: the bytes are lost

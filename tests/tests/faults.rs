@@ -368,9 +368,9 @@ fn a_query_timeout_leaves_no_connection_behind() {
     let (proxy, f) = behind_proxy(&services, &[("DB_QUERY_TIMEOUT_MS", "500")]);
     warm_up(&f, &mut admin);
 
-    // The next answer arrives but for its last packet: the driver holds a half-read
-    // result, which its own clean-up would wait for with no time limit.
-    proxy.silence_open_flows_at_result_end();
+    // The next answer stops after its header: the driver holds a started result, which its
+    // own clean-up (on drop) would wait to read to the end, with no time limit.
+    proxy.silence_open_flows_after_result_header();
     let reply = f.invoke(&json!({"id": 2}));
     assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
     assert_eq!(reply.error_message(), "the query did not complete within 500 ms");
