@@ -6,6 +6,7 @@
 
 mod charts;
 mod fake_runtime;
+mod idle_ping;
 mod latency_proxy;
 mod stats;
 
@@ -153,6 +154,9 @@ fn main() -> Result<()> {
     );
     let reconnect = reconnect_cost(&services, &out)?;
 
+    println!("\n== the idle ping: back to back against after a long idle, through the RTT proxy");
+    let idle_ping = idle_ping::measure(&services, &out, proxy)?;
+
     println!(
         "\n== size profile cost: this repo's build vs cargo-lambda's default, warm invocations"
     );
@@ -168,6 +172,7 @@ fn main() -> Result<()> {
         },
         contrast,
         reconnect,
+        idle_ping,
         init,
         profile,
         sizes,
@@ -699,8 +704,8 @@ fn read_reports(log: &Path) -> Result<Vec<Invocation>> {
 // ---------------------------------------------------------------- reconnect path
 
 /// What `LazyConnection`'s reconnect-and-retry costs the one invocation that meets a dead
-/// kept connection, against a warm invocation just before it. No pre-use check is made,
-/// so the other invocations pay nothing.
+/// kept connection, against a warm invocation just before it. Back to back no pre-use check
+/// is made, so the other invocations pay nothing.
 #[derive(Serialize)]
 struct ReconnectCost {
     warm: Summary,
@@ -899,6 +904,7 @@ struct Report {
     burst: BurstReport,
     contrast: Vec<Contrast>,
     reconnect: ReconnectCost,
+    idle_ping: idle_ping::IdlePingCost,
     init: Vec<InitRow>,
     profile: Vec<ProfileRow>,
     sizes: Vec<SizeRow>,
@@ -1129,7 +1135,7 @@ impl Report {
         line(format!(
             "A kept connection that died while the container was frozen costs the invocation \
              that meets it one failed query, one connect and the retried query; no \
-             invocation pays for a pre-use check. Measured {RECONNECTS} times: a warm \
+             back-to-back invocation pays for a pre-use check. Measured {RECONNECTS} times: a warm \
              invocation, then `KILL CONNECTION` on the server, then the next invocation."
         ));
         line(String::new());
@@ -1148,6 +1154,9 @@ impl Report {
             ));
         }
         line(String::new());
+        for l in idle_ping::markdown(&self.idle_ping, NETWORK_RTT) {
+            line(l);
+        }
         line(format!("## Init time: exec of `bootstrap` to its first `/next` poll ({COLD_STARTS} cold starts each)"));
         line(String::new());
         line("| function | min (ms) | p50 (ms) | mean (ms) | max (ms) |".into());

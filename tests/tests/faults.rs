@@ -349,15 +349,26 @@ fn a_kept_connection_that_went_silent_while_idle_costs_a_ping_not_the_query_time
     assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
     let took = start.elapsed();
     // A 200 ms ping and a reconnect: far from the 3 s the query would have waited.
-    assert!(took >= Duration::from_millis(200), "took {took:?}: no ping?");
+    assert!(
+        took >= Duration::from_millis(200),
+        "took {took:?}: no ping?"
+    );
     assert!(took < Duration::from_millis(1500), "took {took:?}");
-    assert!(f.logs().contains("did not answer after idling"), "{}", f.logs());
+    assert!(
+        f.logs().contains("did not answer after idling"),
+        "{}",
+        f.logs()
+    );
 
     // The silent connection was let go: one connection from the process, at both ends.
     let one = wait_until(Duration::from_secs(2), || {
         proxy.open_clients() == 1 && admin.connection_ids("app").len() == 1
     });
-    assert!(one.is_some(), "open through the proxy: {}", proxy.open_clients());
+    assert!(
+        one.is_some(),
+        "open through the proxy: {}",
+        proxy.open_clients()
+    );
 }
 
 #[test]
@@ -373,7 +384,10 @@ fn a_query_timeout_leaves_no_connection_behind() {
     proxy.silence_open_flows_after_result_header();
     let reply = f.invoke(&json!({"id": 2}));
     assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert_eq!(reply.error_message(), "the query did not complete within 500 ms");
+    assert_eq!(
+        reply.error_message(),
+        "the query did not complete within 500 ms"
+    );
     assert_eq!(f.call(&json!({"id": 3}))["name"], "Alan Turing");
 
     let one = wait_until(Duration::from_secs(2), || {
@@ -409,7 +423,10 @@ fn sigterm_during_an_invocation_lets_its_response_through() {
     });
     drop(paused);
     assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert!(f.wait_exit(Duration::from_secs(2)), "the process did not exit");
+    assert!(
+        f.wait_exit(Duration::from_secs(2)),
+        "the process did not exit"
+    );
     let logs = f.logs();
     assert!(logs.contains("shutdown complete"), "{logs}");
 }
@@ -476,10 +493,16 @@ fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
     // Without the extension there is no shutdown hook, and SIGTERM must still end it.
     e2e::run(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]));
     let start = Instant::now();
-    let exited = wait_until(Duration::from_secs(2), || matches!(child.try_wait(), Ok(Some(_))));
+    let exited = wait_until(Duration::from_secs(2), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     let _ = child.kill();
     let _ = child.wait();
-    assert!(exited.is_some(), "SIGTERM was swallowed ({:?})", start.elapsed());
+    assert!(
+        exited.is_some(),
+        "SIGTERM was swallowed ({:?})",
+        start.elapsed()
+    );
 }
 
 #[test]
@@ -491,6 +514,9 @@ fn a_registration_that_never_answers_does_not_hang_init() {
     let _ = child.wait();
     let polled = polled.expect("init hung on the extension registration");
     let init = polled - start;
-    assert!(init >= Duration::from_millis(900), "{init:?}: registration not awaited?");
+    assert!(
+        init >= Duration::from_millis(900),
+        "{init:?}: registration not awaited?"
+    );
     assert!(init < Duration::from_millis(2500), "{init:?}");
 }

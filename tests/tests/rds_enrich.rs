@@ -212,15 +212,33 @@ fn names_that_are_not_text_are_clear_errors_and_the_process_lives_on() {
     // 'Ada Lovelace' (id 1), NULL (2) and the bytes FF FE 41 (3).
     let cases = [
         ("odd_names", 2, "NullName", "the name of person 2 is NULL"),
-        ("odd_names", 3, "NameNotUtf8", "the name of person 3 is not UTF-8 text (3 bytes)"),
-        ("number_names", 1, "NameNotText", "the name of person 1 is not text: the column is LONG"),
-        ("blob_names", 1, "NameNotText", "the name of person 1 is not text: the column is BLOB"),
+        (
+            "odd_names",
+            3,
+            "NameNotUtf8",
+            "the name of person 3 is not UTF-8 text (3 bytes)",
+        ),
+        (
+            "number_names",
+            1,
+            "NameNotText",
+            "the name of person 1 is not text: the column is LONG",
+        ),
+        (
+            "blob_names",
+            1,
+            "NameNotText",
+            "the name of person 1 is not text: the column is BLOB",
+        ),
     ];
     for (table, id, kind, message) in cases {
         let f = Function::start(
             &services,
             "rds-enrich",
-            &[("DATABASE_URL", services.var("DATABASE_URL")), ("PEOPLE_TABLE", table)],
+            &[
+                ("DATABASE_URL", services.var("DATABASE_URL")),
+                ("PEOPLE_TABLE", table),
+            ],
         );
         let reply = f.invoke(&json!({ "id": id }));
         assert!(reply.failed, "{}", reply.body);
@@ -231,9 +249,17 @@ fn names_that_are_not_text_are_clear_errors_and_the_process_lives_on() {
         let next = if table == "odd_names" { 1 } else { id };
         let reply = f.invoke(&json!({ "id": next }));
         assert_eq!(f.reports().len(), 2, "{}", f.logs());
-        assert_eq!(f.last_reported_pid(), Some(pid), "{table}/{id}: {}", reply.body);
+        assert_eq!(
+            f.last_reported_pid(),
+            Some(pid),
+            "{table}/{id}: {}",
+            reply.body
+        );
         if table == "odd_names" {
-            assert_eq!(reply.body["name"], "Ada Lovelace", "a VARBINARY name in UTF-8 is fine");
+            assert_eq!(
+                reply.body["name"], "Ada Lovelace",
+                "a VARBINARY name in UTF-8 is fine"
+            );
         }
     }
 }
@@ -259,7 +285,11 @@ fn nothing_is_sent_that_would_pin_an_rds_proxy_session() {
         drop(f);
         let after = admin.show_status(&counters);
         let moved = |name: &str| after[name] - before[name];
-        assert_eq!(moved("Com_stmt_prepare"), 0, "{function}: prepared statements");
+        assert_eq!(
+            moved("Com_stmt_prepare"),
+            0,
+            "{function}: prepared statements"
+        );
         assert_eq!(moved("Com_stmt_execute"), 0, "{function}");
         assert_eq!(moved("Com_set_option"), 0, "{function}");
         // One SELECT per invocation and nothing else: connecting sends no settings query.
