@@ -2,10 +2,13 @@
 //!
 //! - One HTTPS client (rustls + ring): with `default-features = false` the SDK compiles no
 //!   TLS stack of its own (its defaults bring aws-lc and ring).
-//! - Credentials and region straight from the environment, where Lambda always puts them
-//!   (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`).
-//!   `aws_config::defaults(..).load()` would link the whole default chain (profile files,
-//!   SSO, STS web identity, ECS, IMDS) into every `bootstrap` for nothing.
+//! - Credentials where Lambda puts them, in the SDK default chain's order: the key variables
+//!   (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then the container
+//!   credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with
+//!   `AWS_CONTAINER_AUTHORIZATION_TOKEN` or `..._TOKEN_FILE`), which SnapStart (and possibly
+//!   Managed Instances) use instead. Both are the SDK's own providers; the rest of
+//!   `aws_config::defaults(..).load()` (profile files, SSO, STS web identity, IMDS) would
+//!   be linked into every `bootstrap` for nothing. Region from `AWS_REGION`.
 //! - The endpoint variables the SDK's own loader reads from the environment are read the
 //!   same way: `AWS_ENDPOINT_URL_<SERVICE>` (e.g. `AWS_ENDPOINT_URL_S3`), then
 //!   `AWS_ENDPOINT_URL`, both off when `AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true`;
@@ -13,11 +16,15 @@
 
 use std::sync::Arc;
 
+use aws_config::ecs::EcsCredentialsProvider;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::provider_config::ProviderConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_async::rt::sleep::default_async_sleep;
+use aws_smithy_async::rt::sleep::{default_async_sleep, TokioSleep};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_types::sdk_config::SharedHttpClient;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
 /// Reads region, credentials and endpoint settings from the environment, as Lambda
@@ -38,9 +45,7 @@ pub fn sdk_config_from(var: impl Fn(&str) -> Option<String> + Send + Sync + 'sta
                 .or_else(|| var.get("AWS_DEFAULT_REGION"))
                 .map(Region::new),
         )
-        .credentials_provider(SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .credentials_provider(credentials(&https))
         .http_client(https)
         // Each client asks this for its endpoint (and other per-service settings).
         .service_config(var.clone());
@@ -48,6 +53,25 @@ pub fn sdk_config_from(var: impl Fn(&str) -> Option<String> + Send + Sync + 'sta
     config.set_use_fips(var.flag("AWS_USE_FIPS_ENDPOINT"));
     config.set_use_dual_stack(var.flag("AWS_USE_DUALSTACK_ENDPOINT"));
     config.build()
+}
+
+/// The key variables first, then the container credentials endpoint (loopback or the link-local
+/// addresses Lambda uses, checked by the provider), fetched through the same HTTP client.
+fn credentials(https: &SharedHttpClient) -> SharedCredentialsProvider {
+    let container = EcsCredentialsProvider::builder()
+        .configure(
+            &ProviderConfig::empty()
+                .with_http_client(https.clone())
+                .with_sleep_impl(TokioSleep::new()),
+        )
+        .build();
+    SharedCredentialsProvider::new(
+        CredentialsProviderChain::first_try(
+            "Environment",
+            EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else("ContainerEndpoint", container),
+    )
 }
 
 /// The environment, as the SDK clients' per-service settings. aws-config's own

@@ -1,6 +1,7 @@
 //! `rds-enrich`: add a person's name to a payload, read through a database connection
 //! that is made on first need and then kept for the container's life.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
@@ -63,7 +64,7 @@ impl DbError {
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
     #[error("invalid payload: {0}")]
-    InvalidPayload(&'static str),
+    InvalidPayload(Cow<'static, str>),
     #[error("no person with id {0}")]
     NotFound(u64),
     #[error(transparent)]
@@ -217,18 +218,106 @@ impl<C: Connector> LazyConnection<C> {
     }
 }
 
+/// Up to `max` kept connections, for an environment that serves several invocations at
+/// once (Lambda Managed Instances): each slot is a `LazyConnection`, made on first need and
+/// kept. An invocation takes the lowest free slot, so connections are only made up to the
+/// concurrency actually reached (one at a time, one connection), and never waits for
+/// another invocation's query unless all `max` are busy; then it waits for a free one, at
+/// most until its deadline.
+pub struct ConnectionSlots<C: Connector> {
+    slots: Vec<tokio::sync::Mutex<LazyConnection<C>>>,
+    free: tokio::sync::Semaphore,
+}
+
+/// A slot held by one invocation; the connection in it is the invocation's alone.
+pub struct Slot<'a, C: Connector> {
+    conn: tokio::sync::MutexGuard<'a, LazyConnection<C>>,
+    _permit: tokio::sync::SemaphorePermit<'a>,
+}
+
+impl<C: Connector> std::ops::Deref for Slot<'_, C> {
+    type Target = LazyConnection<C>;
+    fn deref(&self) -> &LazyConnection<C> {
+        &self.conn
+    }
+}
+
+impl<C: Connector> std::ops::DerefMut for Slot<'_, C> {
+    fn deref_mut(&mut self) -> &mut LazyConnection<C> {
+        &mut self.conn
+    }
+}
+
+impl<C: Connector + Clone> ConnectionSlots<C> {
+    /// `max` is at least 1.
+    pub fn new(connector: C, max: usize, ping_after_idle: Duration) -> Self {
+        let max = max.max(1);
+        let slots = (0..max)
+            .map(|_| {
+                let conn = LazyConnection::new(connector.clone()).ping_after_idle(ping_after_idle);
+                tokio::sync::Mutex::new(conn)
+            })
+            .collect();
+        Self {
+            slots,
+            free: tokio::sync::Semaphore::new(max),
+        }
+    }
+}
+
+impl<C: Connector> ConnectionSlots<C> {
+    pub fn max(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// How many slots hold an open connection now (busy slots count as open).
+    pub fn open(&self) -> usize {
+        self.slots
+            .iter()
+            .filter(|slot| slot.try_lock().map_or(true, |conn| conn.is_connected()))
+            .count()
+    }
+
+    /// The lowest free slot; waits for one while all are busy, at most until `deadline`.
+    pub async fn acquire(&self, deadline: Deadline) -> Result<Slot<'_, C>, DbError> {
+        let permit = deadline
+            .run(Duration::MAX, self.free.acquire())
+            .await
+            .map_err(|_| DbError::DeadlineExceeded)?
+            .map_err(|_| DbError::ConnectionLost("the connections are closed".into()))?;
+        // A permit guarantees a free slot, but for one the shutdown hook is closing.
+        for slot in &self.slots {
+            if let Ok(conn) = slot.try_lock() {
+                return Ok(Slot {
+                    conn,
+                    _permit: permit,
+                });
+            }
+        }
+        Err(DbError::ConnectionLost("shutting down".into()))
+    }
+
+    /// Closes every connection, each once its invocation is done with it (on SIGTERM).
+    pub async fn close_all(&self) {
+        self.free.close();
+        for slot in &self.slots {
+            slot.lock().await.close().await;
+        }
+    }
+}
+
 /// Reads the `id` of a payload: a positive integer that fits in 64 bits.
 pub fn parse_id(payload: &Value) -> Result<u64, EnrichError> {
     let object = payload
         .as_object()
-        .ok_or(EnrichError::InvalidPayload("expected a JSON object"))?;
+        .ok_or(EnrichError::InvalidPayload("expected a JSON object".into()))?;
     let id = object
         .get("id")
-        .ok_or(EnrichError::InvalidPayload("missing \"id\""))?;
+        .ok_or(EnrichError::InvalidPayload("missing \"id\"".into()))?;
     match id.as_u64() {
         Some(id) if id > 0 => Ok(id),
         _ => Err(EnrichError::InvalidPayload(
-            "\"id\" must be a positive integer",
+            "\"id\" must be a positive integer".into(),
         )),
     }
 }
@@ -800,5 +889,127 @@ mod tests {
                 .await
                 .unwrap();
         }
+    }
+
+    /// A database whose every query takes `delay`: counts connections made and the most
+    /// queries in flight at once.
+    #[derive(Clone, Default)]
+    struct TimedDb {
+        delay: Duration,
+        made: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Connector for TimedDb {
+        type Conn = TimedDb;
+        async fn connect(&self, _: Deadline) -> Result<TimedDb, DbError> {
+            self.made.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(self.clone())
+        }
+    }
+
+    impl NameLookup for TimedDb {
+        async fn find_name(&mut self, id: u64, _: Deadline) -> Result<Option<String>, DbError> {
+            use std::sync::atomic::Ordering::SeqCst;
+            let now = self.busy.fetch_add(1, SeqCst) + 1;
+            self.peak.fetch_max(now, SeqCst);
+            tokio::time::sleep(self.delay).await;
+            self.busy.fetch_sub(1, SeqCst);
+            Ok(Some(format!("Person {id}")))
+        }
+        async fn ping(&mut self, _: Deadline) -> Result<(), DbError> {
+            Ok(())
+        }
+        async fn close(self) -> Result<(), DbError> {
+            Ok(())
+        }
+    }
+
+    /// `n` invocations at once against `slots`; how long the batch took.
+    async fn batch(slots: &ConnectionSlots<TimedDb>, n: u64) -> Duration {
+        let start = tokio::time::Instant::now();
+        let calls = (1..=n).map(|id| async move {
+            let mut conn = slots.acquire(Deadline::NONE).await.unwrap();
+            enrich(json!({ "id": id }), &mut conn, Deadline::NONE)
+                .await
+                .unwrap()
+        });
+        let out = futures_util::future::join_all(calls).await;
+        assert_eq!(out.len() as u64, n);
+        start.elapsed()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn concurrent_invocations_overlap_on_their_own_connections() {
+        let db = TimedDb {
+            delay: Duration::from_millis(100),
+            ..TimedDb::default()
+        };
+        let slots = ConnectionSlots::new(db.clone(), 8, DEFAULT_PING_AFTER_IDLE);
+        let took = batch(&slots, 8).await;
+        assert_eq!(took, Duration::from_millis(100), "8 queries overlapped");
+        assert_eq!(db.peak.load(std::sync::atomic::Ordering::SeqCst), 8);
+        assert_eq!(db.made.load(std::sync::atomic::Ordering::SeqCst), 8);
+        assert_eq!(slots.open(), 8);
+        // Kept: the next batch connects no more.
+        batch(&slots, 8).await;
+        assert_eq!(db.made.load(std::sync::atomic::Ordering::SeqCst), 8);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn never_more_connections_than_slots() {
+        let db = TimedDb {
+            delay: Duration::from_millis(100),
+            ..TimedDb::default()
+        };
+        let slots = ConnectionSlots::new(db.clone(), 3, DEFAULT_PING_AFTER_IDLE);
+        let took = batch(&slots, 8).await;
+        // 8 queries through 3 connections: three waves.
+        assert_eq!(took, Duration::from_millis(300));
+        assert_eq!(db.peak.load(std::sync::atomic::Ordering::SeqCst), 3);
+        assert_eq!(db.made.load(std::sync::atomic::Ordering::SeqCst), 3);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_at_a_time_one_connection() {
+        let db = TimedDb::default();
+        let slots = ConnectionSlots::new(db.clone(), 8, DEFAULT_PING_AFTER_IDLE);
+        for _ in 0..20 {
+            batch(&slots, 1).await;
+        }
+        assert_eq!(db.made.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert_eq!(slots.open(), 1);
+        let single = ConnectionSlots::new(db.clone(), 1, DEFAULT_PING_AFTER_IDLE);
+        assert_eq!(single.max(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn waiting_for_a_free_slot_ends_at_the_deadline() {
+        let slots = ConnectionSlots::new(TimedDb::default(), 1, DEFAULT_PING_AFTER_IDLE);
+        let _held = slots.acquire(Deadline::NONE).await.unwrap();
+        let start = tokio::time::Instant::now();
+        let err = slots
+            .acquire(Deadline::after(Duration::from_millis(250)))
+            .await
+            .err()
+            .unwrap();
+        assert!(matches!(err, DbError::DeadlineExceeded), "{err:?}");
+        assert_eq!(start.elapsed(), Duration::from_millis(250));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_waits_for_invocations_and_refuses_new_ones() {
+        let db = TimedDb {
+            delay: Duration::from_millis(100),
+            ..TimedDb::default()
+        };
+        let slots = ConnectionSlots::new(db, 2, DEFAULT_PING_AFTER_IDLE);
+        batch(&slots, 2).await;
+        assert_eq!(slots.open(), 2);
+        slots.close_all().await;
+        assert_eq!(slots.open(), 0);
+        let err = slots.acquire(Deadline::NONE).await.err().unwrap();
+        assert!(matches!(err, DbError::ConnectionLost(_)), "{err:?}");
     }
 }

@@ -11,6 +11,7 @@ pub mod deadline;
 pub mod enrich;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+pub mod payload;
 #[cfg(feature = "aws")]
 pub mod s3;
 #[cfg(feature = "aws")]

@@ -52,12 +52,15 @@ pub struct DbConfig {
     /// Limit of the liveness check of a connection that idled (`ping_after_idle`).
     pub ping_timeout: Duration,
     pub ping_after_idle: Duration,
+    /// At most this many connections per environment; `None`: one per invocation it
+    /// serves at once (`AWS_LAMBDA_MAX_CONCURRENCY`, 1 on classic Lambda).
+    pub max_connections: Option<usize>,
 }
 
 impl DbConfig {
     /// `DATABASE_URL` (required), `PEOPLE_TABLE`, `DATABASE_CA_FILE`,
     /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`, `DB_PING_TIMEOUT_MS`,
-    /// `DB_PING_AFTER_IDLE_MS`.
+    /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`.
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -97,6 +100,17 @@ impl DbConfig {
             query_timeout: millis("DB_QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS)?,
             ping_timeout: millis("DB_PING_TIMEOUT_MS", DEFAULT_PING_TIMEOUT_MS)?,
             ping_after_idle: millis("DB_PING_AFTER_IDLE_MS", DEFAULT_PING_AFTER_IDLE_MS)?,
+            max_connections: match var("DB_MAX_CONNECTIONS") {
+                None => None,
+                Some(v) => match v.parse::<usize>() {
+                    Ok(n) if n > 0 => Some(n),
+                    _ => {
+                        return Err(DbError::Config(format!(
+                            "DB_MAX_CONNECTIONS must be a positive integer (got {v:?})"
+                        )))
+                    }
+                },
+            },
         })
     }
 }
@@ -382,6 +396,7 @@ mod tests {
         assert_eq!(c.ping_timeout, Duration::from_millis(500));
         assert_eq!(c.ping_after_idle, Duration::from_secs(30));
         assert!(c.ca_file.is_none());
+        assert_eq!(c.max_connections, None);
         // The worst invocation (ping, connect, query) fits the README's `--timeout 10`.
         assert!(c.ping_timeout + c.connect_timeout + c.query_timeout < Duration::from_secs(10));
     }
@@ -406,6 +421,24 @@ mod tests {
             ("PEOPLE_TABLE", "staff_2"),
         ]);
         assert_eq!(ok.unwrap().table, "staff_2");
+    }
+
+    #[test]
+    fn max_connections_is_a_positive_integer() {
+        let c = config(&[
+            ("DATABASE_URL", "mysql://h/db"),
+            ("DB_MAX_CONNECTIONS", "4"),
+        ]);
+        assert_eq!(c.unwrap().max_connections, Some(4));
+        for bad in ["0", "-1", "many", "2.5"] {
+            let err = config(&[
+                ("DATABASE_URL", "mysql://h/db"),
+                ("DB_MAX_CONNECTIONS", bad),
+            ])
+            .err()
+            .unwrap();
+            assert!(err.to_string().contains("DB_MAX_CONNECTIONS"), "{err}");
+        }
     }
 
     #[test]

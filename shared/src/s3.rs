@@ -7,12 +7,18 @@ use aws_sdk_s3::operation::head_object::HeadObjectError;
 use percent_encoding::percent_decode_str;
 use serde::Serialize;
 
+use crate::deadline::Deadline;
 use crate::ErrorKind;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ObjectError {
+    #[error("the event is not an S3 notification: {0}")]
+    Unreadable(String),
     #[error("the event has no records")]
     NoRecords,
+    #[error("the invocation's deadline came before S3 answered")]
+    DeadlineExceeded,
     #[error("record {index} of the event has no {field}")]
     MissingField { index: usize, field: &'static str },
     #[error("object key {key:?} is not valid URL-encoded UTF-8")]
@@ -30,7 +36,11 @@ pub enum ObjectError {
 impl ErrorKind for ObjectError {
     fn kind(&self) -> &'static str {
         match self {
-            Self::NoRecords | Self::MissingField { .. } | Self::InvalidKey { .. } => "InvalidEvent",
+            Self::Unreadable(_)
+            | Self::NoRecords
+            | Self::MissingField { .. }
+            | Self::InvalidKey { .. } => "InvalidEvent",
+            Self::DeadlineExceeded => "DeadlineExceeded",
             Self::NotFound { .. } => "NotFound",
             Self::Request { .. } => "S3RequestFailed",
         }
@@ -80,10 +90,12 @@ pub fn decode_key(raw: &str) -> Result<String, ObjectError> {
         })
 }
 
-/// The content type of every object named in the event, in record order.
+/// The content type of every object named in the event, in record order, by the
+/// invocation's deadline (the SDK's own timeouts apply too).
 pub async fn content_types<M: ObjectMetadata>(
     event: &S3Event,
     store: &M,
+    deadline: Deadline,
 ) -> Result<Vec<ObjectContentType>, ObjectError> {
     if event.records.is_empty() {
         return Err(ObjectError::NoRecords);
@@ -122,7 +134,10 @@ pub async fn content_types<M: ObjectMetadata>(
         let content_type = if removed {
             None
         } else {
-            store.content_type(&object).await?
+            deadline
+                .run(Duration::MAX, store.content_type(&object))
+                .await
+                .map_err(|_| ObjectError::DeadlineExceeded)??
         };
         found.push(ObjectContentType {
             bucket: object.bucket,
@@ -135,7 +150,8 @@ pub async fn content_types<M: ObjectMetadata>(
     Ok(found)
 }
 
-/// The real store: an S3 client, built once per container.
+/// The real store: an S3 client, built once per environment. Clones share the client.
+#[derive(Clone)]
 pub struct S3Metadata {
     client: aws_sdk_s3::Client,
 }
@@ -250,7 +266,7 @@ mod tests {
             ("photos", "summer+holiday/caf%C3%A9.jpg"),
             ("docs", "a%2Bb.txt"),
         ]);
-        let found = content_types(&event, &store).await.unwrap();
+        let found = content_types(&event, &store, Deadline::NONE).await.unwrap();
         assert_eq!(
             found,
             vec![
@@ -294,7 +310,7 @@ mod tests {
             .returning(|_| Ok(Some("text/plain".into())));
         let mut event = event(&[("b", "report.txt")]);
         event.records[0].s3.object.version_id = Some("3HL4kqtJlcpXroDTDmJ+rmSpXd3dIbrHY".into());
-        let found = content_types(&event, &store).await.unwrap();
+        let found = content_types(&event, &store, Deadline::NONE).await.unwrap();
         let json = serde_json::to_value(&found).unwrap();
         assert_eq!(
             json,
@@ -314,7 +330,7 @@ mod tests {
         let mut event = event(&[("b", "gone.txt"), ("b", "gone+too.txt"), ("b", "kept.txt")]);
         event.records[0].event_name = Some("ObjectRemoved:Delete".into());
         event.records[1].event_name = Some("ObjectRemoved:DeleteMarkerCreated".into());
-        let found = content_types(&event, &store).await.unwrap();
+        let found = content_types(&event, &store, Deadline::NONE).await.unwrap();
         assert_eq!(
             serde_json::to_value(&found).unwrap(),
             json!([
@@ -325,11 +341,33 @@ mod tests {
         );
     }
 
+    /// A store that never answers (a black-holed endpoint): the deadline ends the wait.
+    struct NeverAnswers;
+    impl ObjectMetadata for NeverAnswers {
+        async fn content_type(&self, _: &ObjectRef) -> Result<Option<String>, ObjectError> {
+            std::future::pending().await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn s3_calls_end_at_the_deadline() {
+        let start = tokio::time::Instant::now();
+        let deadline = Deadline::after(std::time::Duration::from_millis(700));
+        let err = content_types(&event(&[("b", "k")]), &NeverAnswers, deadline)
+            .await
+            .unwrap_err();
+        assert_eq!(err, ObjectError::DeadlineExceeded);
+        assert_eq!(err.kind(), "DeadlineExceeded");
+        assert_eq!(start.elapsed(), std::time::Duration::from_millis(700));
+    }
+
     #[tokio::test]
     async fn an_event_without_records_is_an_error() {
         let mut store = MockObjectMetadata::new();
         store.expect_content_type().never();
-        let err = content_types(&event(&[]), &store).await.unwrap_err();
+        let err = content_types(&event(&[]), &store, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(err, ObjectError::NoRecords);
     }
 
@@ -342,7 +380,7 @@ mod tests {
                 key: o.key.clone(),
             })
         });
-        let err = content_types(&event(&[("b1", "gone+away.txt")]), &store)
+        let err = content_types(&event(&[("b1", "gone+away.txt")]), &store, Deadline::NONE)
             .await
             .unwrap_err();
         assert_eq!(
@@ -357,7 +395,9 @@ mod tests {
         let mut event = event(&[("b", "k")]);
         event.records[0].s3.object.key = None;
         let store = MockObjectMetadata::new();
-        let err = content_types(&event, &store).await.unwrap_err();
+        let err = content_types(&event, &store, Deadline::NONE)
+            .await
+            .unwrap_err();
         assert_eq!(
             err,
             ObjectError::MissingField {

@@ -14,7 +14,9 @@ use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::OnceCell;
 
+use crate::deadline::Deadline;
 use crate::ErrorKind;
+use std::time::Duration;
 
 /// The variable holding the ciphertext when `ENCRYPTED_ENV_VAR` does not name another.
 pub const DEFAULT_ENCRYPTED_VAR: &str = "ENCRYPTED_KEY";
@@ -27,7 +29,9 @@ pub enum SecretError {
     #[error("KMS could not decrypt {var}: {message}")]
     Decrypt { var: String, message: String },
     #[error("invalid payload: {0}")]
-    InvalidPayload(&'static str),
+    InvalidPayload(std::borrow::Cow<'static, str>),
+    #[error("the invocation's deadline came before KMS answered")]
+    DeadlineExceeded,
 }
 
 impl ErrorKind for SecretError {
@@ -36,6 +40,7 @@ impl ErrorKind for SecretError {
             Self::Config(_) => "Config",
             Self::Decrypt { .. } => "DecryptFailed",
             Self::InvalidPayload(_) => "InvalidPayload",
+            Self::DeadlineExceeded => "DeadlineExceeded",
         }
     }
 }
@@ -95,9 +100,19 @@ impl EncryptedEnv {
         HashMap::from([("LambdaFunctionName".into(), self.function_name.clone())])
     }
 
-    pub async fn decrypt<D: Decryptor>(&self, kms: &D) -> Result<SecretString, SecretError> {
-        kms.decrypt(&self.ciphertext, self.encryption_context())
+    /// Decrypts with `kms`, by the invocation's deadline (the SDK's own timeouts apply too).
+    pub async fn decrypt<D: Decryptor>(
+        &self,
+        kms: &D,
+        deadline: Deadline,
+    ) -> Result<SecretString, SecretError> {
+        deadline
+            .run(
+                Duration::MAX,
+                kms.decrypt(&self.ciphertext, self.encryption_context()),
+            )
             .await
+            .map_err(|_| SecretError::DeadlineExceeded)?
             .map_err(|message| SecretError::Decrypt {
                 var: self.var.clone(),
                 message,
@@ -150,7 +165,7 @@ pub fn sign(key: &SecretString, payload: &Value) -> Result<Value, SecretError> {
             .get("message")
             .and_then(Value::as_str)
             .ok_or(SecretError::InvalidPayload(
-                "expected {\"message\": \"<text>\"}",
+                "expected {\"message\": \"<text>\"}".into(),
             ))?;
     Ok(json!({ "hmac_sha256": hmac_sha256_hex(key, message.as_bytes())? }))
 }
@@ -290,7 +305,7 @@ mod tests {
             })
             .times(1)
             .returning(|_, _| Ok(SecretString::from(PLAINTEXT)));
-        let secret = env().decrypt(&kms).await.unwrap();
+        let secret = env().decrypt(&kms, Deadline::NONE).await.unwrap();
         assert_eq!(secret.expose_secret(), PLAINTEXT);
     }
 
@@ -300,7 +315,10 @@ mod tests {
         let env = env();
         let once = DecryptedOnce::new();
         for _ in 0..10 {
-            let secret = once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
+            let secret = once
+                .get_or_decrypt(|| env.decrypt(&kms, Deadline::NONE))
+                .await
+                .unwrap();
             assert_eq!(secret.expose_secret(), PLAINTEXT);
         }
         assert!(once.is_decrypted());
@@ -320,12 +338,65 @@ mod tests {
         });
         let env = env();
         let once = DecryptedOnce::new();
-        let err = once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap_err();
+        let err = once
+            .get_or_decrypt(|| env.decrypt(&kms, Deadline::NONE))
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), "DecryptFailed");
         assert!(err.to_string().contains("ENCRYPTED_KEY"), "{err}");
         assert!(!once.is_decrypted());
-        once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
-        once.get_or_decrypt(|| env.decrypt(&kms)).await.unwrap();
+        once.get_or_decrypt(|| env.decrypt(&kms, Deadline::NONE))
+            .await
+            .unwrap();
+        once.get_or_decrypt(|| env.decrypt(&kms, Deadline::NONE))
+            .await
+            .unwrap();
+    }
+
+    /// N invocations arrive together at a new environment (Managed Instances): one
+    /// decryption, which all of them wait for; a failure is shared, then retried by the next.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_uses_decrypt_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static ONCE: DecryptedOnce = DecryptedOnce::new();
+        static CALLS: AtomicUsize = AtomicUsize::new(0);
+        let decrypt = || async {
+            CALLS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            Ok(SecretString::from(PLAINTEXT))
+        };
+        let tasks: Vec<_> = (0..8)
+            .map(|_| tokio::spawn(async move { ONCE.get_or_decrypt(decrypt).await.is_ok() }))
+            .collect();
+        for task in tasks {
+            assert!(task.await.unwrap());
+        }
+        assert_eq!(
+            CALLS.load(Ordering::SeqCst),
+            1,
+            "one KMS call for 8 invocations"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn kms_calls_end_at_the_deadline() {
+        let mut kms = MockDecryptor::new();
+        kms.expect_decrypt()
+            .returning(|_, _| Ok(SecretString::from(PLAINTEXT)));
+        struct NeverAnswers;
+        impl Decryptor for NeverAnswers {
+            async fn decrypt(
+                &self,
+                _: &[u8],
+                _: HashMap<String, String>,
+            ) -> Result<SecretString, String> {
+                std::future::pending().await
+            }
+        }
+        let deadline = Deadline::after(Duration::from_millis(400));
+        let err = env().decrypt(&NeverAnswers, deadline).await.unwrap_err();
+        assert_eq!(err.kind(), "DeadlineExceeded");
+        env().decrypt(&kms, Deadline::NONE).await.unwrap();
     }
 
     #[test]
@@ -365,7 +436,7 @@ mod tests {
     async fn kms_adapter_sends_ciphertext_and_context() {
         // "SmVmZQ==" is base64 for "Jefe".
         let (kms, seen) = kms_answering(200, r#"{"KeyId":"k","Plaintext":"SmVmZQ=="}"#);
-        let secret = env().decrypt(&kms).await.unwrap();
+        let secret = env().decrypt(&kms, Deadline::NONE).await.unwrap();
         assert_eq!(secret.expose_secret(), "Jefe");
         let sent = &seen.lock().unwrap()[0];
         assert_eq!(sent["CiphertextBlob"], BASE64.encode(b"ciphertext-bytes"));
@@ -381,7 +452,7 @@ mod tests {
             400,
             r#"{"__type":"InvalidCiphertextException","message":"context mismatch"}"#,
         );
-        let err = env().decrypt(&kms).await.unwrap_err();
+        let err = env().decrypt(&kms, Deadline::NONE).await.unwrap_err();
         assert!(
             err.to_string().contains("InvalidCiphertextException"),
             "{err}"

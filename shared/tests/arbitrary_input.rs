@@ -99,7 +99,7 @@ proptest! {
     fn s3_get_object_never_panics(payload in any_json()) {
         // The runtime deserialises the event first; whatever gets through reaches the logic.
         if let Ok(event) = serde_json::from_value::<S3Event>(payload) {
-            match runtime().block_on(content_types(&event, &TextObjects)) {
+            match runtime().block_on(content_types(&event, &TextObjects, Deadline::NONE)) {
                 Ok(found) => prop_assert_eq!(found.len(), event.records.len()),
                 Err(err) => prop_assert!(!err.to_string().is_empty()),
             }
@@ -120,7 +120,7 @@ proptest! {
                    "bucket": {"name": bucket, "ownerIdentity": {"principalId": "P"}, "arn": "arn:aws:s3:::b"},
                    "object": {"key": key, "size": 1, "eTag": "e", "sequencer": "s"}}
         }]})).unwrap();
-        let _ = runtime().block_on(content_types(&event, &TextObjects));
+        let _ = runtime().block_on(content_types(&event, &TextObjects, Deadline::NONE));
         if let Ok(decoded) = decode_key(&key) {
             // Keys without escapes decode to themselves, but for '+' (a space).
             if !key.contains('%') {

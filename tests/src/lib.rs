@@ -190,7 +190,16 @@ impl Invoker {
 
     /// Sends one invocation and waits for its reply.
     pub fn invoke(&self, payload: &Value) -> Result<Reply, Box<ureq::Error>> {
-        match self.agent.post(&self.url).send_json(payload) {
+        self.invoke_raw(&payload.to_string())
+    }
+
+    /// Sends `body` as it is (it may be JSON no `Value` can hold, like `1e400`).
+    pub fn invoke_raw(&self, body: &str) -> Result<Reply, Box<ureq::Error>> {
+        let request = self
+            .agent
+            .post(&self.url)
+            .set("content-type", "application/json");
+        match request.send_string(body) {
             Ok(resp) => {
                 let failed = resp.header("X-Amz-Function-Error").is_some();
                 let body = resp.into_json().unwrap_or(Value::Null);
@@ -248,6 +257,13 @@ impl Function {
                 self.logs()
             )
         })
+    }
+
+    /// Sends `body` as it is and waits for the reply.
+    pub fn invoke_raw(&self, body: &str) -> Reply {
+        self.invoker
+            .invoke_raw(body)
+            .unwrap_or_else(|err| panic!("invoking {} failed: {err}", self.name))
     }
 
     /// Invokes and expects success.

@@ -1,15 +1,18 @@
-//! A TCP proxy on 127.0.0.1 in front of MariaDB that can silence the flows it carries, as
+//! A TCP proxy on 127.0.0.1 (in front of MariaDB or moto) that can silence the flows it carries, as
 //! an idle NAT/VPC flow timeout or a failed-over host does: bytes stop, nothing is reset,
 //! and new flows still get through.
 //!
 //! It counts the function's connections that are still open, and when the function closes
 //! one it closes the server's side too, so the server's count shows what the function holds.
+//! It can also delay every chunk (a network round trip on loopback) and count the requests
+//! that contain a pattern (e.g. KMS Decrypt calls on their way to moto).
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 const FORWARD: u8 = 0;
 const SILENT: u8 = 1;
@@ -17,7 +20,7 @@ const SILENT: u8 = 1;
 /// then fall silent: the driver has started a result and waits for ever for its rows.
 const SILENT_AFTER_RESULT_HEADER: u8 = 2;
 
-pub struct SilencingProxy {
+pub struct TestProxy {
     addr: SocketAddr,
     shared: Arc<Shared>,
 }
@@ -27,6 +30,11 @@ struct Shared {
     flows: Mutex<Vec<Arc<Flow>>>,
     open_clients: AtomicUsize,
     stopped: AtomicBool,
+    /// Added to every chunk, each way.
+    one_way: Duration,
+    /// Client chunks containing this, counted.
+    pattern: Option<Vec<u8>>,
+    matches: AtomicUsize,
 }
 
 struct Flow {
@@ -42,12 +50,44 @@ impl Flow {
     }
 }
 
-impl SilencingProxy {
+impl TestProxy {
     /// Listens on 127.0.0.1 (a free port) and forwards to `upstream`.
     pub fn start(upstream: SocketAddr) -> Self {
+        Self::start_with(upstream, Shared::default())
+    }
+
+    /// Adds `one_way` to every chunk in each direction.
+    pub fn with_delay(upstream: SocketAddr, one_way: Duration) -> Self {
+        Self::start_with(
+            upstream,
+            Shared {
+                one_way,
+                ..Shared::default()
+            },
+        )
+    }
+
+    /// Counts the client's requests that contain `pattern`.
+    pub fn counting(upstream: SocketAddr, pattern: &str) -> Self {
+        let pattern = Some(pattern.as_bytes().to_vec());
+        Self::start_with(
+            upstream,
+            Shared {
+                pattern,
+                ..Shared::default()
+            },
+        )
+    }
+
+    /// How many client chunks contained the pattern.
+    pub fn matches(&self) -> usize {
+        self.shared.matches.load(Ordering::SeqCst)
+    }
+
+    fn start_with(upstream: SocketAddr, shared: Shared) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let shared = Arc::new(Shared::default());
+        let shared = Arc::new(shared);
         let state = shared.clone();
         thread::spawn(move || {
             for client in listener.incoming() {
@@ -69,7 +109,8 @@ impl SilencingProxy {
                 state.flows.lock().unwrap().push(flow.clone());
                 let (up, shared) = (flow.clone(), state.clone());
                 thread::spawn(move || client_to_server(&up, &shared));
-                thread::spawn(move || server_to_client(&flow));
+                let one_way = state.one_way;
+                thread::spawn(move || server_to_client(&flow, one_way));
             }
         });
         Self { addr, shared }
@@ -101,7 +142,7 @@ impl SilencingProxy {
     }
 }
 
-impl Drop for SilencingProxy {
+impl Drop for TestProxy {
     fn drop(&mut self) {
         self.shared.stopped.store(true, Ordering::SeqCst);
         let _ = TcpStream::connect(self.addr); // wakes the accept loop
@@ -120,7 +161,17 @@ fn client_to_server(flow: &Flow, shared: &Shared) {
         match from.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if flow.mode.load(Ordering::SeqCst) != SILENT && to.write_all(&buf[..n]).is_err() {
+                let chunk = &buf[..n];
+                if let Some(pattern) = &shared.pattern {
+                    if chunk
+                        .windows(pattern.len())
+                        .any(|w| w == pattern.as_slice())
+                    {
+                        shared.matches.fetch_add(1, Ordering::SeqCst);
+                    }
+                }
+                thread::sleep(shared.one_way);
+                if flow.mode.load(Ordering::SeqCst) != SILENT && to.write_all(chunk).is_err() {
                     break;
                 }
             }
@@ -132,7 +183,7 @@ fn client_to_server(flow: &Flow, shared: &Shared) {
 
 /// Server bytes go to the client, packet by packet when the flow is to fall silent after
 /// a result set's header.
-fn server_to_client(flow: &Flow) {
+fn server_to_client(flow: &Flow, one_way: Duration) {
     let (mut from, mut to) = (&flow.server, &flow.client);
     let mut buf = [0u8; 16 * 1024];
     let mut pending: Vec<u8> = Vec::new();
@@ -145,6 +196,7 @@ fn server_to_client(flow: &Flow) {
         };
         match flow.mode.load(Ordering::SeqCst) {
             FORWARD => {
+                thread::sleep(one_way);
                 if to.write_all(&buf[..n]).is_err() {
                     break;
                 }

@@ -313,12 +313,9 @@ fn sigterm_closes_the_connection_cleanly_and_at_once() {
 }
 
 /// rds-enrich behind a proxy that can silence its flows, with `extra` settings.
-fn behind_proxy(
-    services: &Services,
-    extra: &[(&str, &str)],
-) -> (e2e::proxy::SilencingProxy, Function) {
+fn behind_proxy(services: &Services, extra: &[(&str, &str)]) -> (e2e::proxy::TestProxy, Function) {
     let upstream = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
-    let proxy = e2e::proxy::SilencingProxy::start(upstream.parse().unwrap());
+    let proxy = e2e::proxy::TestProxy::start(upstream.parse().unwrap());
     let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
     let mut env = vec![("DATABASE_URL", url.as_str())];
     env.extend_from_slice(extra);

@@ -106,9 +106,19 @@ fn errors_are_clear_and_the_same_process_keeps_serving() {
         );
         assert!(f.is_running(), "the process died on {payload}");
     }
+    // A number no f64 holds: the function's own error, not the runtime's.
+    let reply = f.invoke_raw(r#"{"id": 1e400}"#);
+    assert_eq!(reply.error_type(), "InvalidPayload", "{}", reply.body);
+    assert!(
+        reply.error_message().contains("number out of range"),
+        "{}",
+        reply.body
+    );
     // The same process (the only one polling this function) serves the next request.
     assert_eq!(f.pid(), pid);
+    let served_by = f.last_reported_pid();
     assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+    assert_eq!(f.last_reported_pid(), served_by);
 }
 
 #[test]

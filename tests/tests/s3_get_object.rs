@@ -81,9 +81,32 @@ fn an_event_without_records_is_a_clear_error() {
     let reply = f.invoke(&json!({"Records": []}));
     assert_eq!(reply.error_type(), "InvalidEvent", "{}", reply.body);
     assert_eq!(reply.error_message(), "the event has no records");
-    // Not an S3 event at all: the runtime rejects it without killing the process.
+    // Not an S3 event at all, or one without a field the notification always has: the
+    // function's own error, naming the field, and the same process serves the next event.
     let reply = f.invoke(&json!({"hello": "world"}));
-    assert!(reply.failed, "{}", reply.body);
+    assert_eq!(reply.error_type(), "InvalidEvent", "{}", reply.body);
+    assert!(
+        reply.error_message().contains("missing field `Records`"),
+        "{}",
+        reply.body
+    );
+    let mut event = s3_event(&[(services.var("S3_BUCKET"), "plain.txt")]);
+    event["Records"][0]
+        .as_object_mut()
+        .unwrap()
+        .remove("eventTime");
+    let reply = f.invoke(&event);
+    assert_eq!(reply.error_type(), "InvalidEvent", "{}", reply.body);
+    assert!(
+        reply
+            .error_message()
+            .contains("Records[0]: missing field `eventTime`"),
+        "{}",
+        reply.body
+    );
+    let pid = f.last_reported_pid();
+    f.call(&s3_event(&[(services.var("S3_BUCKET"), "plain.txt")]));
+    assert_eq!(f.last_reported_pid(), pid);
     assert!(f.is_running());
 }
 

@@ -11,37 +11,42 @@
 #![recursion_limit = "256"]
 
 use aws_sdk_kms::Client as KmsClient;
-use functions::{diagnostic, init_logging, report};
+use functions::{diagnostic, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use secrecy::SecretString;
+use serde_json::value::RawValue;
 use serde_json::Value;
+use shared::deadline::Deadline;
+use shared::payload;
 use shared::secret::{sign, DecryptedOnce, EncryptedEnv, KmsDecryptor, SecretError};
 
 /// The decrypted value, for the life of the container.
 static SECRET: DecryptedOnce = DecryptedOnce::new();
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
-    // Init: nothing to build; KMS is reached only by the first invocation.
-    lambda_runtime::run(service_fn(handler)).await
+fn main() -> Result<(), Error> {
+    // Init: nothing to build; KMS is reached only by the first invocation. Invocations
+    // arriving together at a new environment wait for that one decryption (single flight).
+    start(lambda_runtime::run_concurrent(service_fn(handler)))
 }
 
-async fn handler(event: LambdaEvent<Value>) -> Result<Value, Diagnostic> {
+async fn handler(event: LambdaEvent<Box<RawValue>>) -> Result<Value, Diagnostic> {
     report(async {
+        let payload: Value = payload::read(&event.payload)
+            .map_err(|err| diagnostic(SecretError::InvalidPayload(err.into())))?;
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let secret = SECRET
-            .get_or_decrypt(decrypt_from_env)
+            .get_or_decrypt(|| decrypt_from_env(deadline))
             .await
             .map_err(diagnostic)?;
-        sign(secret, &event.payload).map_err(diagnostic)
+        sign(secret, &payload).map_err(diagnostic)
     })
     .await
 }
 
 /// Runs once per container (and again only after a failure). The KMS client is built
 /// here, so warm invocations never pay for it.
-async fn decrypt_from_env() -> Result<SecretString, SecretError> {
+async fn decrypt_from_env(deadline: Deadline) -> Result<SecretString, SecretError> {
     let env = EncryptedEnv::from_env()?;
     let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config()));
-    env.decrypt(&kms).await
+    env.decrypt(&kms, deadline).await
 }

@@ -3,37 +3,47 @@
 //! disconnects at the end: no state survives between invocations.
 //!
 //! The only difference from `rds-enrich` is the connection's lifetime: one invocation
-//! here, the whole container there.
+//! here, the whole environment there.
 
-use functions::{diagnostic, init_logging, report};
+use std::sync::Arc;
+
+use functions::{diagnostic, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
+use serde_json::value::RawValue;
 use serde_json::Value;
 use shared::deadline::Deadline;
 use shared::enrich::{enrich, EnrichError, LazyConnection};
 use shared::mysql::{DbConfig, MysqlConnector};
+use shared::payload;
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
-
-    // Init: configuration only, exactly as in rds-enrich.
-    let connector: Result<MysqlConnector, Diagnostic> = DbConfig::from_env()
-        .and_then(|config| MysqlConnector::new(&config))
-        .map_err(|err| diagnostic(EnrichError::Database(err)));
-
-    lambda_runtime::run(service_fn(|event| handler(&connector, event))).await
+fn main() -> Result<(), Error> {
+    start(async {
+        // Init: configuration only, exactly as in rds-enrich.
+        let connector: Arc<Result<MysqlConnector, Diagnostic>> = Arc::new(
+            DbConfig::from_env()
+                .and_then(|config| MysqlConnector::new(&config))
+                .map_err(|err| diagnostic(EnrichError::Database(err))),
+        );
+        lambda_runtime::run_concurrent(service_fn(move |event| {
+            let connector = connector.clone();
+            async move { handler(&connector, event).await }
+        }))
+        .await
+    })
 }
 
 async fn handler(
     connector: &Result<MysqlConnector, Diagnostic>,
-    event: LambdaEvent<Value>,
+    event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Value, Diagnostic> {
     report(async {
         let connector = connector.as_ref().map_err(Clone::clone)?;
+        let payload: Value = payload::read(&event.payload)
+            .map_err(|err| diagnostic(EnrichError::InvalidPayload(err.into())))?;
         // A connection for this invocation only: connect, query, disconnect.
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let mut db = LazyConnection::new(connector.clone());
-        let result = enrich(event.payload, &mut db, deadline).await;
+        let result = enrich(payload, &mut db, deadline).await;
         db.close().await;
         result.map_err(diagnostic)
     })

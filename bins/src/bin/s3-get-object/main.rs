@@ -6,28 +6,41 @@
 //! invocation needs it, and init runs with a full CPU burst, so paying for it there keeps
 //! it off the first invocation. Its connection pool then stays warm across invocations.
 
+// The S3 client's nested futures exceed the compiler's default layout depth.
+#![recursion_limit = "256"]
+
 use aws_lambda_events::event::s3::S3Event;
-use functions::{diagnostic, init_logging, report};
+use functions::{diagnostic, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
-use shared::s3::{content_types, ObjectContentType, S3Metadata};
+use serde_json::value::RawValue;
+use shared::deadline::Deadline;
+use shared::payload;
+use shared::s3::{content_types, ObjectContentType, ObjectError, S3Metadata};
 
-#[tokio::main(flavor = "current_thread")]
-async fn main() -> Result<(), Error> {
-    init_logging();
+fn main() -> Result<(), Error> {
+    start(async {
+        // Init: build the client once, for every invocation of this environment; clones
+        // share it (and its connection pool) between invocations served at once.
+        let config = shared::aws::sdk_config();
+        let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
 
-    // Init: build the client once, for every invocation of this container.
-    let config = shared::aws::sdk_config();
-    let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
-
-    lambda_runtime::run(service_fn(|event| handler(&store, event))).await
+        lambda_runtime::run_concurrent(service_fn(move |event| {
+            let store = store.clone();
+            async move { handler(&store, event).await }
+        }))
+        .await
+    })
 }
 
 async fn handler(
     store: &S3Metadata,
-    event: LambdaEvent<S3Event>,
+    event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Vec<ObjectContentType>, Diagnostic> {
     report(async {
-        content_types(&event.payload, store)
+        let notification: S3Event = payload::read(&event.payload)
+            .map_err(|err| diagnostic(ObjectError::Unreadable(err)))?;
+        let deadline = Deadline::from_epoch_millis(event.context.deadline);
+        content_types(&notification, store, deadline)
             .await
             .map_err(diagnostic)
     })

@@ -1,0 +1,259 @@
+//! Lambda Managed Instances: one environment serves up to `AWS_LAMBDA_MAX_CONCURRENCY`
+//! invocations at once. One bootstrap, the variable set to 8, polling the emulator (which
+//! hands each concurrent `/next` poll a different event).
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use e2e::proxy::TestProxy;
+use e2e::{database_lock, Admin, Function, Reply, Services};
+use serde_json::{json, Value};
+
+/// Sends `payloads` all at once, one thread each; the replies and the wall time.
+fn at_once(f: &Function, payloads: &[Value]) -> (Vec<Reply>, Duration) {
+    let start = Instant::now();
+    let replies = std::thread::scope(|scope| {
+        let calls: Vec<_> = payloads
+            .iter()
+            .map(|p| scope.spawn(move || f.invoke(p)))
+            .collect();
+        calls.into_iter().map(|c| c.join().unwrap()).collect()
+    });
+    (replies, start.elapsed())
+}
+
+fn ids(from: u64) -> Vec<Value> {
+    (from..from + 8).map(|id| json!({ "id": id })).collect()
+}
+
+/// rds-enrich at concurrency 8, its database 20 ms away each way; `extra` settings.
+fn rds_enrich_at_8<'a>(
+    services: &'a Services,
+    url: &'a str,
+    extra: &[(&'a str, &'a str)],
+) -> Function {
+    let mut env = vec![("DATABASE_URL", url), ("AWS_LAMBDA_MAX_CONCURRENCY", "8")];
+    env.extend_from_slice(extra);
+    Function::start(services, "rds-enrich", &env)
+}
+
+#[test]
+fn eight_invocations_at_once_overlap_on_their_own_connections() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
+    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), Duration::from_millis(20));
+    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+
+    let mut f = rds_enrich_at_8(&services, &url, &[]);
+    f.call(&json!({"id": 1}));
+    let start = Instant::now();
+    f.call(&json!({"id": 2}));
+    let one = start.elapsed();
+    at_once(&f, &ids(100)); // opens the connections
+    let (replies, took) = at_once(&f, &ids(200));
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r.body["name"], format!("Person {}", 200 + i), "{}", r.body);
+    }
+    // Eight queries side by side take about one query's time (at most 8 connections).
+    assert!(took < one * 3, "8 at once took {took:?}, one {one:?}");
+    let open = admin.connection_ids("app").len();
+    assert!((2..=8).contains(&open), "{open} connections");
+    assert_eq!(proxy.open_clients(), open);
+    assert!(f.logs().contains(r#""concurrency":8"#), "{}", f.logs());
+
+    // SIGTERM: every connection closed cleanly within 1 s.
+    let aborted = admin.status("Aborted_clients");
+    f.signal("TERM");
+    let start = Instant::now();
+    while !admin.connection_ids("app").is_empty() && start.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(
+        admin.connection_ids("app").is_empty(),
+        "connections left after SIGTERM"
+    );
+    assert!(f.wait_exit(Duration::from_secs(2)));
+    assert_eq!(
+        admin.status("Aborted_clients"),
+        aborted,
+        "closed with COM_QUIT"
+    );
+    drop(f); // one instance of a function at a time (the emulator's queue is per name)
+
+    // Control: capped at one connection, the same eight queue behind each other.
+    let f = rds_enrich_at_8(&services, &url, &[("DB_MAX_CONNECTIONS", "1")]);
+    f.call(&json!({"id": 1}));
+    let (replies, capped) = at_once(&f, &ids(300));
+    assert!(replies.iter().all(|r| !r.failed));
+    assert!(capped > took * 3, "capped {capped:?} against {took:?}");
+    assert_eq!(admin.connection_ids("app").len(), 1);
+}
+
+#[test]
+fn eight_cold_invocations_of_decrypt_env_make_one_kms_call() {
+    let services = Services::load();
+    let moto = format!("127.0.0.1:{}", services.var("MOTO_PORT"));
+    let kms = TestProxy::counting(moto.parse().unwrap(), "TrentService.Decrypt");
+    let kms_url = format!("http://{}", kms.addr());
+    let f = Function::start(
+        &services,
+        "decrypt-env",
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "8"),
+            ("AWS_ENDPOINT_URL", services.var("AWS_ENDPOINT_URL")),
+            ("AWS_ENDPOINT_URL_KMS", &kms_url),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+            ("ENCRYPTED_KEY", services.var("ENCRYPTED_KEY")),
+            (
+                "AWS_LAMBDA_FUNCTION_NAME",
+                services.var("ENCRYPTED_KEY_FUNCTION_NAME"),
+            ),
+        ],
+    );
+    let payloads: Vec<Value> = (0..8).map(|_| json!({"message": "m"})).collect();
+    let (replies, _) = at_once(&f, &payloads);
+    let first = &replies[0].body["hmac_sha256"];
+    assert!(first.is_string(), "{}", replies[0].body);
+    assert!(replies.iter().all(|r| r.body["hmac_sha256"] == *first));
+    assert_eq!(kms.matches(), 1, "KMS Decrypt calls for 8 cold invocations");
+}
+
+/// A container credentials endpoint on 127.0.0.1, as Lambda serves one: it answers the
+/// token `token` with credentials moto accepts, anything else with 403; counts requests.
+struct CredentialsEndpoint {
+    url: String,
+    requests: Arc<AtomicUsize>,
+}
+
+impl CredentialsEndpoint {
+    fn start(token: &'static str) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!(
+            "http://{}/2018-06-01/credentials",
+            listener.local_addr().unwrap()
+        );
+        let requests = Arc::new(AtomicUsize::new(0));
+        let count = requests.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let count = count.clone();
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(&stream);
+                    loop {
+                        let mut authorized = false;
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        loop {
+                            let mut header = String::new();
+                            if reader.read_line(&mut header).unwrap_or(0) == 0 {
+                                return;
+                            }
+                            if header.trim().is_empty() {
+                                break;
+                            }
+                            if let Some((name, value)) = header.split_once(':') {
+                                if name.eq_ignore_ascii_case("authorization")
+                                    && value.trim() == token
+                                {
+                                    authorized = true;
+                                }
+                            }
+                        }
+                        count.fetch_add(1, Ordering::SeqCst);
+                        let (status, body) = if authorized {
+                            (
+                                "200 OK",
+                                r#"{"AccessKeyId":"test","SecretAccessKey":"test","Token":"session","Expiration":"2099-01-01T00:00:00Z"}"#,
+                            )
+                        } else {
+                            ("403 Forbidden", r#"{"message":"bad token"}"#)
+                        };
+                        let mut out = &stream;
+                        let _ = write!(
+                            out,
+                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                            body.len()
+                        );
+                    }
+                });
+            }
+        });
+        Self { url, requests }
+    }
+}
+
+fn with_container_credentials<'a>(
+    services: &'a Services,
+    endpoint: &'a CredentialsEndpoint,
+    token: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AWS_ENDPOINT_URL", services.var("AWS_ENDPOINT_URL")),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url.as_str()),
+        ("AWS_CONTAINER_AUTHORIZATION_TOKEN", token),
+        ("ENCRYPTED_KEY", services.var("ENCRYPTED_KEY")),
+        (
+            "AWS_LAMBDA_FUNCTION_NAME",
+            services.var("ENCRYPTED_KEY_FUNCTION_NAME"),
+        ),
+    ]
+}
+
+#[test]
+fn without_key_variables_the_container_credentials_endpoint_is_used() {
+    let services = Services::load();
+    let endpoint = CredentialsEndpoint::start("the-token");
+    let env = with_container_credentials(&services, &endpoint, "the-token");
+
+    let f = Function::start(&services, "s3-get-object", &env);
+    let bucket = services.var("S3_BUCKET");
+    let out = f.call(&e2e::s3_event(&[(bucket, "plain.txt")]));
+    assert_eq!(out[0]["content_type"], "text/plain");
+    let after_s3 = endpoint.requests.load(Ordering::SeqCst);
+    assert!(after_s3 >= 1);
+    f.call(&e2e::s3_event(&[(bucket, "plain.txt")]));
+    assert_eq!(
+        endpoint.requests.load(Ordering::SeqCst),
+        after_s3,
+        "cached, not fetched again"
+    );
+    drop(f);
+
+    let f = Function::start(&services, "decrypt-env", &env);
+    assert!(f.call(&json!({"message": "m"}))["hmac_sha256"].is_string());
+    assert!(endpoint.requests.load(Ordering::SeqCst) > after_s3);
+}
+
+#[test]
+fn a_wrong_container_token_is_a_clear_error_not_a_crash() {
+    let services = Services::load();
+    let endpoint = CredentialsEndpoint::start("the-token");
+    let env = with_container_credentials(&services, &endpoint, "not-the-token");
+    let f = Function::start(&services, "s3-get-object", &env);
+    let bucket = services.var("S3_BUCKET");
+    for _ in 0..2 {
+        let reply = f.invoke(&e2e::s3_event(&[(bucket, "plain.txt")]));
+        assert!(reply.failed);
+        assert_eq!(reply.error_type(), "S3RequestFailed", "{}", reply.body);
+        assert!(
+            reply.error_message().contains("credentials"),
+            "{}",
+            reply.body
+        );
+    }
+    // Both answered by the same process: it did not abort.
+    let pids: Vec<_> = f.reports().iter().map(|r| r["pid"].clone()).collect();
+    assert_eq!(pids.len(), 2);
+    assert_eq!(pids[0], pids[1]);
+    assert!(endpoint.requests.load(Ordering::SeqCst) >= 1);
+}
