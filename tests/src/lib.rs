@@ -284,12 +284,7 @@ impl Function {
 
     /// The fields of every "invocation report" line the process logged so far.
     pub fn reports(&self) -> Vec<Value> {
-        self.logs()
-            .lines()
-            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
-            .filter(|line| line["fields"]["message"] == "invocation report")
-            .map(|line| line["fields"].clone())
-            .collect()
+        reports_in(&self.log)
     }
 
     /// The pid in the newest report line: which process really served the last invocation
@@ -348,6 +343,17 @@ fn unique_suffix() -> String {
     )
 }
 
+/// The fields of every "invocation report" line in a function's log file.
+pub fn reports_in(log: &Path) -> Vec<Value> {
+    fs::read_to_string(log)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|line| line["fields"]["message"] == "invocation report")
+        .map(|line| line["fields"].clone())
+        .collect()
+}
+
 /// Runs `scripts/services ARGS` (e.g. `down mariadb`, then `up` to start it again).
 pub fn services_script(args: &[&str]) {
     run(Command::new(workspace_root().join("scripts/services")).args(args));
@@ -375,6 +381,32 @@ impl Admin {
             conn,
             held: Vec::new(),
         }
+    }
+
+    /// Like `connect`, but `None` while the server is down (for tests that restart it).
+    pub fn try_connect(services: &Services) -> Option<Self> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        let url = services.var("ADMIN_DATABASE_URL").to_string();
+        let conn = runtime.block_on(mysql_async::Conn::from_url(url)).ok()?;
+        Some(Self {
+            runtime,
+            conn,
+            held: Vec::new(),
+        })
+    }
+
+    /// Runs `sql`, returning the server's error instead of panicking on it.
+    pub fn try_exec(&mut self, sql: &str) -> Result<(), mysql_async::Error> {
+        self.runtime.block_on(self.conn.query_drop(sql))
+    }
+
+    /// Like `connection_ids`, but an error instead of a panic (the server may be restarting).
+    pub fn try_connection_ids(&mut self, user: &str) -> Result<Vec<u64>, mysql_async::Error> {
+        let sql = format!("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{user}'");
+        self.runtime.block_on(self.conn.query::<u64, _>(sql))
     }
 
     /// Opens connections with `url` until the server refuses one (at most `limit`); keeps
