@@ -5,7 +5,8 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::{BurstReport, Result};
+use crate::experiments::burst::BurstReport;
+use crate::Result;
 
 const NAIVE: RGBColor = RGBColor(214, 39, 40);
 const GLOBAL: RGBColor = RGBColor(31, 119, 180);
@@ -46,6 +47,7 @@ pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
     chart
         .configure_mesh()
         .x_desc("invocation, in order of start")
+        .x_label_formatter(&|x| format!("{}", x.round() as u64))
         .y_desc("handler duration (ms, log scale)")
         .draw()?;
     for (variant, color, name) in variants {
@@ -129,6 +131,11 @@ pub fn connections(path: &Path, burst: &BurstReport) -> Result<()> {
             vec![(t, 0.0), (t, max_c * 1.1)],
             color.mix(0.5).stroke_width(1),
         ))?;
+        chart.draw_series(std::iter::once(Text::new(
+            format!("SIGTERM ({name})"),
+            (t, max_c * 1.1),
+            ("sans-serif", 12).into_font().color(&color),
+        )))?;
     }
     chart
         .configure_series_labels()
@@ -136,6 +143,72 @@ pub fn connections(path: &Path, burst: &BurstReport) -> Result<()> {
         .background_style(WHITE.mix(0.9))
         .border_style(BLACK)
         .draw()?;
+    root.present()?;
+    Ok(())
+}
+
+/// Throughput of one Managed Instances environment: one shared connection against one per
+/// concurrent invocation, per database distance (medians of the repeats).
+pub fn managed_instances(
+    path: &Path,
+    mi: &crate::managed_instances::ManagedInstances,
+) -> Result<()> {
+    let root = SVGBackend::new(path, (720, 400)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let median = |v: Vec<f64>| {
+        let mut v = v;
+        v.sort_by(f64::total_cmp);
+        v.get(v.len() / 2).copied().unwrap_or(0.0)
+    };
+    let bars: Vec<(usize, f64, RGBColor, String)> = mi
+        .conditions
+        .iter()
+        .enumerate()
+        .flat_map(|(i, c)| {
+            let single = median(c.single.iter().map(|s| s.throughput_per_s).collect());
+            let pool = median(c.pool.iter().map(|s| s.throughput_per_s).collect());
+            [
+                (2 * i, single, NAIVE, format!("{}: 1 connection", c.label)),
+                (
+                    2 * i + 1,
+                    pool,
+                    GLOBAL,
+                    format!("{}: {} connections", c.label, mi.concurrency),
+                ),
+            ]
+        })
+        .collect();
+    let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.2;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "One environment at concurrency {}: throughput (invocations/s)",
+                mi.concurrency
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(70)
+        .build_cartesian_2d(0.0..bars.len() as f64, 0.0..top)?;
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .disable_x_axis()
+        .y_desc("invocations per second")
+        .draw()?;
+    for (x, value, color, label) in &bars {
+        let x = *x as f64;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x + 0.15, 0.0), (x + 0.85, *value)],
+            color.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            label.clone(),
+            (x + 0.1, value + top * 0.03),
+            ("sans-serif", 12),
+        )))?;
+    }
     root.present()?;
     Ok(())
 }

@@ -10,8 +10,10 @@ use e2e::{spawn_bootstrap, Invoker, Services};
 use serde::Serialize;
 use serde_json::json;
 
+use crate::invocation_log::read_reports;
+use crate::process::{function_env, Container};
 use crate::stats::Summary;
-use crate::{function_env, read_reports, Container, Result};
+use crate::Result;
 
 /// Pairs of (back-to-back, after idle) invocations.
 pub const PAIRS: usize = 40;

@@ -1,0 +1,66 @@
+//! The bootstrap processes: their environment, their lifetime, their CPU time.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Child;
+
+use e2e::Services;
+
+use crate::Result;
+
+/// What each function needs in its environment, for the local services.
+pub(crate) fn function_env<'a>(
+    services: &'a Services,
+    database_url: &str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
+        ("DATABASE_URL", services.var(database_url)),
+        ("DATABASE_CA_FILE", services.var("DATABASE_CA_FILE")),
+        ("AWS_ENDPOINT_URL", services.var("AWS_ENDPOINT_URL")),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("ENCRYPTED_KEY", services.var("ENCRYPTED_KEY")),
+    ]
+    .into_iter()
+    .filter(|(k, _)| *k != "DATABASE_CA_FILE" || database_url == "DATABASE_URL_TLS")
+    .collect()
+}
+
+/// A bootstrap process, killed when dropped (on an early return too).
+pub(crate) struct Container(pub(crate) Child);
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// utime + stime of a process, in clock ticks.
+pub(crate) fn cpu_ticks(pid: u32) -> u64 {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may contain spaces) start after ')'.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    field(11) + field(12) // utime, stime: fields 14 and 15 of stat(5)
+}
+
+/// The bootstrap of a zip outside target/lambda, extracted beside it.
+pub(crate) fn extracted(dir: &Path) -> Result<PathBuf> {
+    let zip = dir.join("bootstrap.zip");
+    if !zip.exists() {
+        return Err(format!("{} is missing: run scripts/bench", zip.display()).into());
+    }
+    Ok(e2e::extract_bootstrap(&zip, dir))
+}

@@ -1,0 +1,77 @@
+//! The report: `docs/benchmarks.json` and `docs/benchmarks.md` (with the charts).
+
+pub(crate) mod charts;
+mod markdown;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::experiments::{
+    burst::{BurstReport, Contrast},
+    idle_ping,
+    init::InitRow,
+    managed_instances,
+    profile::ProfileRow,
+    reconnect::ReconnectCost,
+    sizes::SizeRow,
+};
+use crate::machine::Machine;
+
+#[derive(Serialize)]
+pub(crate) struct Report {
+    pub(crate) machine: Machine,
+    pub(crate) burst: BurstReport,
+    pub(crate) contrast: Vec<Contrast>,
+    pub(crate) reconnect: ReconnectCost,
+    pub(crate) idle_ping: idle_ping::IdlePingCost,
+    pub(crate) managed_instances: managed_instances::ManagedInstances,
+    pub(crate) init: Vec<InitRow>,
+    pub(crate) profile: Vec<ProfileRow>,
+    pub(crate) sizes: Vec<SizeRow>,
+}
+
+impl Report {
+    pub(crate) fn ratio(a: f64, b: f64) -> f64 {
+        if b > 0.0 {
+            a / b
+        } else {
+            f64::NAN
+        }
+    }
+
+    pub(crate) fn mean_ratio(&self) -> f64 {
+        Self::ratio(
+            self.burst.naive.handler.mean_ms,
+            self.burst.global.handler.mean_ms,
+        )
+    }
+
+    pub(crate) fn p99_ratio(&self) -> f64 {
+        Self::ratio(
+            self.burst.naive.handler.p99_ms,
+            self.burst.global.handler.p99_ms,
+        )
+    }
+
+    pub(crate) fn to_json(&self) -> Value {
+        let mut v = serde_json::to_value(self).unwrap_or(Value::Null);
+        v["mean_ratio_naive_over_global"] = json!(self.mean_ratio());
+        v["p99_ratio_naive_over_global"] = json!(self.p99_ratio());
+        v["warm_mean_ratio_naive_over_global"] = json!(Self::ratio(
+            self.burst.naive.handler_warm.mean_ms,
+            self.burst.global.handler_warm.mean_ms
+        ));
+        let mi = &self.managed_instances;
+        if let Some(rtt) = mi.conditions.iter().find(|c| c.label.contains("RTT")) {
+            v["managed_instances"]["throughput_ratio_pool_over_single"] = json!(rtt.ratio_median());
+            v["managed_instances"]["throughput_ratio_pool_over_single_range"] =
+                json!(rtt.ratio_range());
+        }
+        for c in &self.contrast {
+            let key = c.label.replace([',', ' '], "_").replace("__", "_");
+            v[format!("mean_ratio_naive_over_global_{key}")] =
+                json!(Self::ratio(c.naive.mean_ms, c.global.mean_ms));
+        }
+        v
+    }
+}
