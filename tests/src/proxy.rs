@@ -29,6 +29,7 @@ pub struct TestProxy {
 struct Shared {
     flows: Mutex<Vec<Arc<Flow>>>,
     open_clients: AtomicUsize,
+    peak_clients: AtomicUsize,
     stopped: AtomicBool,
     /// Added to every chunk, each way.
     one_way: Duration,
@@ -105,7 +106,8 @@ impl TestProxy {
                     client,
                     server,
                 });
-                state.open_clients.fetch_add(1, Ordering::SeqCst);
+                let open = state.open_clients.fetch_add(1, Ordering::SeqCst) + 1;
+                state.peak_clients.fetch_max(open, Ordering::SeqCst);
                 state.flows.lock().unwrap().push(flow.clone());
                 let (up, shared) = (flow.clone(), state.clone());
                 thread::spawn(move || client_to_server(&up, &shared));
@@ -134,6 +136,11 @@ impl TestProxy {
         for flow in self.shared.flows.lock().unwrap().iter() {
             flow.mode.store(mode, Ordering::SeqCst);
         }
+    }
+
+    /// The most connections that were open through the proxy at once.
+    pub fn peak_clients(&self) -> usize {
+        self.shared.peak_clients.load(Ordering::SeqCst)
     }
 
     /// The function's connections through the proxy that it has not closed.

@@ -257,3 +257,42 @@ fn a_wrong_container_token_is_a_clear_error_not_a_crash() {
     assert_eq!(pids[0], pids[1]);
     assert!(endpoint.requests.load(Ordering::SeqCst) >= 1);
 }
+
+#[test]
+fn eight_s3_invocations_at_once_share_one_client_without_queueing() {
+    let services = Services::load();
+    let moto = format!("127.0.0.1:{}", services.var("MOTO_PORT"));
+    // S3 50 ms away each way: a HeadObject takes at least 100 ms.
+    let s3 = TestProxy::with_delay(moto.parse().unwrap(), Duration::from_millis(50));
+    let endpoint = format!("http://{}", s3.addr());
+    let f = Function::start(
+        &services,
+        "s3-get-object",
+        &[
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "8"),
+            ("AWS_ENDPOINT_URL", &endpoint),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "test"),
+            ("AWS_SECRET_ACCESS_KEY", "test"),
+        ],
+    );
+    let bucket = services.var("S3_BUCKET");
+    let event = e2e::s3_event(&[(bucket, "plain.txt")]);
+    f.call(&event);
+    let start = Instant::now();
+    f.call(&event);
+    let one = start.elapsed();
+    let payloads: Vec<Value> = (0..8).map(|_| event.clone()).collect();
+    let (replies, took) = at_once(&f, &payloads);
+    assert!(replies
+        .iter()
+        .all(|r| r.body[0]["content_type"] == "text/plain"));
+    // The shared client's pool opens connections as needed: the eight overlap.
+    assert!(took < one * 3, "8 at once took {took:?}, one {one:?}");
+    // On connections of their own (moto closes each after its answer, so none stay open).
+    assert!(
+        s3.peak_clients() >= 4,
+        "at most {} connections at once",
+        s3.peak_clients()
+    );
+}
