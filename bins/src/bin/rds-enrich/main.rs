@@ -1,14 +1,11 @@
 //! `rds-enrich`: `{"id": N}` → `{"id": N, "name": "…"}`, read from MySQL.
 //!
-//! Global: the environment's database connections, each made lazily inside the handler the
-//! first time an invocation needs it, then kept while the environment lives. Lazy, because
-//! a connect in init would lengthen every cold start (even for invocations that fail
-//! validation) and a database outage would then fail the whole init instead of one
-//! retryable invocation. One slot per invocation the environment serves at once: classic
-//! Lambda sends one at a time (one connection); Managed Instances up to
-//! `AWS_LAMBDA_MAX_CONCURRENCY` (as many connections, or `DB_MAX_CONNECTIONS`), so that no
-//! invocation waits for another's query. Kept, but not trusted blindly: a connection that
-//! idled long is pinged before use (`LazyConnection`).
+//! Global: the environment's connections, each made lazily in the handler when first needed,
+//! then kept. Lazy: a connect in init would lengthen every cold start and a database outage
+//! would fail the whole init instead of one retryable invocation. One per invocation served
+//! at once: 1 on classic Lambda, up to `AWS_LAMBDA_MAX_CONCURRENCY` (or `DB_MAX_CONNECTIONS`)
+//! on Managed Instances, so no invocation waits for another's query. Kept, not trusted
+//! blindly: a connection that idled long is pinged before use (`LazyConnection`).
 
 use std::sync::Arc;
 
@@ -32,11 +29,8 @@ fn main() -> Result<(), Error> {
             .and_then(|config| {
                 let connector = MysqlConnector::new(&config)?;
                 let max = config.max_connections.unwrap_or_else(max_concurrency);
-                Ok(Arc::new(ConnectionSlots::new(
-                    connector,
-                    max,
-                    config.ping_after_idle,
-                )))
+                let idle = config.ping_after_idle;
+                Ok(Arc::new(ConnectionSlots::new(connector, max, idle)))
             })
             .map_err(|err| diagnostic(EnrichError::Database(err)));
 
@@ -45,11 +39,8 @@ fn main() -> Result<(), Error> {
         let in_flight = InFlight::default();
         if let Ok(db) = &db {
             let db = db.clone();
-            on_sigterm(
-                in_flight.clone(),
-                move || async move { db.close_all().await },
-            )
-            .await;
+            let close = move || async move { db.close_all().await };
+            on_sigterm(in_flight.clone(), close).await;
         }
 
         let handler = service_fn(move |event| {
