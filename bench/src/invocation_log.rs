@@ -35,3 +35,21 @@ pub(crate) fn read_reports(log: &Path) -> Result<Vec<Invocation>> {
         })
         .collect())
 }
+
+/// The warm invocations' durations (µs) of a log whose calls alternate between two kinds:
+/// (first, second, first, second, ...).
+pub(crate) fn alternating(log: &Path) -> Result<(Vec<u64>, Vec<u64>)> {
+    let warm: Vec<u64> = read_reports(log)?
+        .into_iter()
+        .filter(|i| !i.cold)
+        .map(|i| i.duration_us)
+        .collect();
+    let pick = |parity: usize| -> Vec<u64> {
+        warm.iter()
+            .enumerate()
+            .filter(|(i, _)| i % 2 == parity)
+            .map(|(_, d)| *d)
+            .collect()
+    };
+    Ok((pick(0), pick(1)))
+}

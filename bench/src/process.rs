@@ -64,3 +64,39 @@ pub(crate) fn extracted(dir: &Path) -> Result<PathBuf> {
     }
     Ok(e2e::extract_bootstrap(&zip, dir))
 }
+
+/// One container of `function` polling the emulator, and a client that invokes it.
+pub(crate) struct OneContainer {
+    _container: Container,
+    invoker: e2e::Invoker,
+    function: &'static str,
+}
+
+impl OneContainer {
+    pub(crate) fn start(
+        services: &Services,
+        function: &'static str,
+        env: &[(&str, &str)],
+        log: &Path,
+    ) -> Self {
+        let api = format!(
+            "http://{}/.rt/{function}",
+            services.var("LAMBDA_RUNTIME_API")
+        );
+        let child = e2e::spawn_bootstrap(&e2e::bootstrap(function), &api, function, env, log);
+        Self {
+            _container: Container(child),
+            invoker: e2e::Invoker::new(services, function),
+            function,
+        }
+    }
+
+    /// Invokes `{"id": id}` and expects success.
+    pub(crate) fn call(&self, id: u64) -> Result<()> {
+        let reply = self.invoker.invoke(&serde_json::json!({ "id": id }))?;
+        if reply.failed {
+            return Err(format!("{}: {}", self.function, reply.body).into());
+        }
+        Ok(())
+    }
+}

@@ -6,12 +6,11 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::time::Duration;
 
-use e2e::{spawn_bootstrap, Invoker, Services};
+use e2e::Services;
 use serde::Serialize;
-use serde_json::json;
 
-use crate::invocation_log::read_reports;
-use crate::process::{function_env, Container};
+use crate::invocation_log::alternating;
+use crate::process::{function_env, OneContainer};
 use crate::stats::Summary;
 use crate::Result;
 
@@ -35,10 +34,6 @@ pub fn measure(
     mysql_via_proxy: SocketAddr,
 ) -> Result<IdlePingCost> {
     let function = "rds-enrich";
-    let api = format!(
-        "http://{}/.rt/{function}",
-        services.var("LAMBDA_RUNTIME_API")
-    );
     let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
     let url = services
         .var("DATABASE_URL")
@@ -49,21 +44,8 @@ pub fn measure(
     env.push(("DATABASE_URL", &url));
     env.push(("DB_PING_AFTER_IDLE_MS", &ping_after));
     let log = out.join("logs/idle-ping.log");
-    let container = Container(spawn_bootstrap(
-        &e2e::bootstrap(function),
-        &api,
-        function,
-        &env,
-        &log,
-    ));
-    let invoker = Invoker::new(services, function);
-    let call = |id: u64| -> Result<()> {
-        let reply = invoker.invoke(&json!({ "id": id }))?;
-        if reply.failed {
-            return Err(format!("{function}: {}", reply.body).into());
-        }
-        Ok(())
-    };
+    let container = OneContainer::start(services, function, &env, &log);
+    let call = |id| container.call(id);
     call(1)?; // cold: connects
     for i in 0..PAIRS as u64 {
         call(2 + i)?; // back to back: no ping
@@ -71,21 +53,10 @@ pub fn measure(
         call(100 + i)?; // idle past the threshold: ping, then the query
     }
     drop(container);
-    let warm: Vec<u64> = read_reports(&log)?
-        .into_iter()
-        .filter(|i| !i.cold)
-        .map(|i| i.duration_us)
-        .collect();
-    let pick = |parity: usize| -> Vec<u64> {
-        warm.iter()
-            .enumerate()
-            .filter(|(i, _)| i % 2 == parity)
-            .map(|(_, d)| *d)
-            .collect()
-    };
+    let (back_to_back, after_idle) = alternating(&log)?;
     let cost = IdlePingCost {
-        back_to_back: Summary::of_us(&pick(0)),
-        after_idle: Summary::of_us(&pick(1)),
+        back_to_back: Summary::of_us(&back_to_back),
+        after_idle: Summary::of_us(&after_idle),
     };
     println!(
         "{function:<18} back to back p50 {:.3} ms | after {} ms idle (ping first): p50 {:.3} ms",

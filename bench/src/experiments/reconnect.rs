@@ -2,12 +2,11 @@
 
 use std::path::Path;
 
-use e2e::{spawn_bootstrap, Admin, Invoker, Services};
+use e2e::{Admin, Services};
 use serde::Serialize;
-use serde_json::json;
 
-use crate::invocation_log::{read_reports, Invocation};
-use crate::process::{function_env, Container};
+use crate::invocation_log::alternating;
+use crate::process::{function_env, OneContainer};
 use crate::stats::Summary;
 use crate::Result;
 
@@ -26,27 +25,10 @@ pub(crate) struct ReconnectCost {
 pub(crate) fn reconnect_cost(services: &Services, out: &Path) -> Result<ReconnectCost> {
     let function = "rds-enrich";
     let mut admin = Admin::connect(services);
-    let api = format!(
-        "http://{}/.rt/{function}",
-        services.var("LAMBDA_RUNTIME_API")
-    );
     let env = function_env(services, "DATABASE_URL");
     let log = out.join("logs/reconnect.log");
-    let container = Container(spawn_bootstrap(
-        &e2e::bootstrap(function),
-        &api,
-        function,
-        &env,
-        &log,
-    ));
-    let invoker = Invoker::new(services, function);
-    let call = |id: u64| -> Result<()> {
-        let reply = invoker.invoke(&json!({ "id": id }))?;
-        if reply.failed {
-            return Err(format!("{function}: {}", reply.body).into());
-        }
-        Ok(())
-    };
+    let container = OneContainer::start(services, function, &env, &log);
+    let call = |id| container.call(id);
     call(1)?; // cold: connects
     for i in 0..RECONNECTS as u64 {
         call(2 + i)?; // warm
@@ -57,20 +39,10 @@ pub(crate) fn reconnect_cost(services: &Services, out: &Path) -> Result<Reconnec
         call(100 + i)?; // finds it dead: reconnects once and retries
     }
     drop(container);
-    let warm: Vec<Invocation> = read_reports(&log)?
-        .into_iter()
-        .filter(|i| !i.cold)
-        .collect();
-    let pick = |parity: usize| -> Vec<u64> {
-        warm.iter()
-            .enumerate()
-            .filter(|(i, _)| i % 2 == parity)
-            .map(|(_, inv)| inv.duration_us)
-            .collect()
-    };
+    let (warm, after_kill) = alternating(&log)?;
     let cost = ReconnectCost {
-        warm: Summary::of_us(&pick(0)),
-        after_kill: Summary::of_us(&pick(1)),
+        warm: Summary::of_us(&warm),
+        after_kill: Summary::of_us(&after_kill),
     };
     println!(
         "{function:<18} warm p50 {:.3} ms mean {:.3} ms | after its connection was killed: p50 {:.3} ms mean {:.3} ms",
