@@ -266,6 +266,35 @@ impl Function {
             .unwrap_or_else(|err| panic!("invoking {} failed: {err}", self.name))
     }
 
+    /// Checks that this function's own process answers `payload` (success or error): a new
+    /// report line, with its pid. After an abort nobody would poll and the call would time
+    /// out; `is_running()` right after an error can miss an abort a moment later.
+    pub fn assert_answers(&self, payload: &Value) -> Reply {
+        let before = self.reports().len();
+        let reply = self.invoke(payload);
+        let reports = self.reports();
+        assert_eq!(
+            reports.len(),
+            before + 1,
+            "no new report line:\n{}",
+            self.logs()
+        );
+        assert_eq!(
+            reports[before]["pid"],
+            self.pid(),
+            "answered by another process"
+        );
+        reply
+    }
+
+    /// Invokes and expects a failure of `error_type`.
+    pub fn call_fails_with(&self, error_type: &str, payload: &Value) -> Reply {
+        let reply = self.invoke(payload);
+        assert!(reply.failed, "{payload} succeeded: {}", reply.body);
+        assert_eq!(reply.error_type(), error_type, "{}", reply.body);
+        reply
+    }
+
     /// Invokes and expects success.
     pub fn call(&self, payload: &Value) -> Value {
         let reply = self.invoke(payload);
@@ -362,8 +391,20 @@ pub fn services_script(args: &[&str]) {
 /// An admin connection to MariaDB, to read the server's counters and to break things.
 pub struct Admin {
     runtime: tokio::runtime::Runtime,
-    conn: mysql_async::Conn,
+    /// `None` only while being dropped.
+    conn: Option<mysql_async::Conn>,
     held: Vec<mysql_async::Conn>,
+}
+
+impl Drop for Admin {
+    /// Closes the connections with COM_QUIT while the runtime still exists: dropped
+    /// without it, each would count as an aborted client, which tests assert on.
+    fn drop(&mut self) {
+        self.release_held();
+        if let Some(conn) = self.conn.take() {
+            let _ = self.runtime.block_on(conn.disconnect());
+        }
+    }
 }
 
 impl Admin {
@@ -378,9 +419,17 @@ impl Admin {
             .expect("admin connection to MariaDB");
         Self {
             runtime,
-            conn,
+            conn: Some(conn),
             held: Vec::new(),
         }
+    }
+
+    fn parts(&mut self) -> (&tokio::runtime::Runtime, &mut mysql_async::Conn) {
+        let conn = self
+            .conn
+            .as_mut()
+            .expect("the admin connection is open until drop");
+        (&self.runtime, conn)
     }
 
     /// Like `connect`, but `None` while the server is down (for tests that restart it).
@@ -393,20 +442,22 @@ impl Admin {
         let conn = runtime.block_on(mysql_async::Conn::from_url(url)).ok()?;
         Some(Self {
             runtime,
-            conn,
+            conn: Some(conn),
             held: Vec::new(),
         })
     }
 
     /// Runs `sql`, returning the server's error instead of panicking on it.
     pub fn try_exec(&mut self, sql: &str) -> Result<(), mysql_async::Error> {
-        self.runtime.block_on(self.conn.query_drop(sql))
+        let (runtime, conn) = self.parts();
+        runtime.block_on(conn.query_drop(sql))
     }
 
     /// Like `connection_ids`, but an error instead of a panic (the server may be restarting).
     pub fn try_connection_ids(&mut self, user: &str) -> Result<Vec<u64>, mysql_async::Error> {
         let sql = format!("SELECT ID FROM information_schema.PROCESSLIST WHERE USER = '{user}'");
-        self.runtime.block_on(self.conn.query::<u64, _>(sql))
+        let (runtime, conn) = self.parts();
+        runtime.block_on(conn.query::<u64, _>(sql))
     }
 
     /// Opens connections with `url` until the server refuses one (at most `limit`); keeps
@@ -428,6 +479,20 @@ impl Admin {
         panic!("the server accepted {limit} connections without refusing one");
     }
 
+    /// Opens up to `limit` connections with `url` and keeps them open; how many it opened.
+    pub fn hold_connections_until_refused_or(&mut self, url: &str, limit: usize) -> usize {
+        for _ in 0..limit {
+            match self
+                .runtime
+                .block_on(mysql_async::Conn::from_url(url.to_string()))
+            {
+                Ok(conn) => self.held.push(conn),
+                Err(_) => break,
+            }
+        }
+        self.held.len()
+    }
+
     /// Closes the connections `hold_connections_until_refused` opened.
     pub fn release_held(&mut self) {
         for conn in self.held.drain(..) {
@@ -436,14 +501,16 @@ impl Admin {
     }
 
     pub fn exec(&mut self, sql: &str) {
-        self.runtime
-            .block_on(self.conn.query_drop(sql))
+        let (runtime, conn) = self.parts();
+        runtime
+            .block_on(conn.query_drop(sql))
             .unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 
     pub fn query_u64(&mut self, sql: &str) -> Vec<u64> {
-        self.runtime
-            .block_on(self.conn.query::<u64, _>(sql))
+        let (runtime, conn) = self.parts();
+        runtime
+            .block_on(conn.query::<u64, _>(sql))
             .unwrap_or_else(|e| panic!("{sql}: {e}"))
     }
 
@@ -461,9 +528,9 @@ impl Admin {
             "SHOW GLOBAL STATUS WHERE Variable_name IN ({})",
             list.join(",")
         );
-        let rows: Vec<(String, String)> = self
-            .runtime
-            .block_on(self.conn.query(sql))
+        let (runtime, conn) = self.parts();
+        let rows: Vec<(String, String)> = runtime
+            .block_on(conn.query(sql))
             .unwrap_or_else(|e| panic!("SHOW GLOBAL STATUS: {e}"));
         rows.into_iter()
             .map(|(name, value)| (name, value.parse().unwrap_or_default()))

@@ -122,12 +122,11 @@ fn a_connection_expired_by_wait_timeout_while_frozen_is_replaced() {
 fn a_database_that_is_down_gives_a_clear_error_and_the_next_invocation_reconnects() {
     let _db = database_lock();
     let services = Services::load();
-    let mut f = Function::start(
+    let f = Function::start(
         &services,
         "rds-enrich",
         &env_with(&services, &[("DB_CONNECT_TIMEOUT_MS", "1000")]),
     );
-    let pid = f.pid();
     f.call(&json!({"id": 1}));
 
     services_script(&["down", "mariadb"]);
@@ -144,9 +143,11 @@ fn a_database_that_is_down_gives_a_clear_error_and_the_next_invocation_reconnect
         reply.body
     );
     assert!(took < Duration::from_millis(1000 + 2000), "took {took:?}");
-    assert!(f.is_running());
-    assert_eq!(f.pid(), pid);
-    assert_eq!(f.call(&json!({"id": 2}))["name"], "Grace Hopper");
+    // The same process reconnects and serves.
+    assert_eq!(
+        f.assert_answers(&json!({"id": 2})).body["name"],
+        "Grace Hopper"
+    );
 }
 
 #[test]
@@ -159,7 +160,7 @@ fn an_unresponsive_database_times_out_within_the_connect_timeout() {
         "mysql://app:app-pass@{}/lambda",
         silent.local_addr().unwrap()
     );
-    let mut f = Function::start(
+    let f = Function::start(
         &services,
         "rds-enrich",
         &[
@@ -177,7 +178,36 @@ fn an_unresponsive_database_times_out_within_the_connect_timeout() {
     );
     assert!(took >= Duration::from_millis(500), "took {took:?}");
     assert!(took < Duration::from_millis(500 + 1500), "took {took:?}");
-    assert!(f.is_running());
+    assert_eq!(
+        f.assert_answers(&json!({"id": 1})).error_type(),
+        "DatabaseUnavailable"
+    );
+}
+
+#[test]
+fn a_refused_connection_fails_at_once_and_says_refused() {
+    let services = Services::load();
+    // Nothing listens on port 1 of the loopback: the kernel refuses at once.
+    let f = Function::start(
+        &services,
+        "rds-enrich",
+        &[
+            ("DATABASE_URL", "mysql://app:app-pass@127.0.0.1:1/lambda"),
+            ("DB_CONNECT_TIMEOUT_MS", "2000"),
+        ],
+    );
+    f.call_fails_with("DatabaseUnavailable", &json!({"id": 1})); // cold: the first one
+    let start = Instant::now();
+    let reply = f.assert_answers(&json!({"id": 1}));
+    let took = start.elapsed();
+    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
+    assert!(
+        reply.error_message().to_lowercase().contains("refused"),
+        "{}",
+        reply.body
+    );
+    // Far under the 2 s connect timeout (the round trip through the emulator included).
+    assert!(took < Duration::from_millis(300), "took {took:?}");
 }
 
 /// SIGSTOPs the MariaDB server; SIGCONTs it when dropped, even if the test fails.
@@ -251,7 +281,7 @@ fn too_many_connections_is_a_clear_error_and_the_process_keeps_serving() {
         .hold_connections_until_refused(services.var("DATABASE_URL"), 10);
     assert!(refusal.to_string().contains("1040"), "{refusal}");
 
-    let mut f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
+    let f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
     let reply = f.invoke(&json!({"id": 1}));
     assert_eq!(reply.error_type(), "TooManyConnections", "{}", reply.body);
     assert!(
@@ -259,10 +289,12 @@ fn too_many_connections_is_a_clear_error_and_the_process_keeps_serving() {
         "{}",
         reply.body
     );
-    assert!(f.is_running());
 
     full.admin.release_held();
-    assert_eq!(f.call(&json!({"id": 1}))["name"], "Ada Lovelace");
+    assert_eq!(
+        f.assert_answers(&json!({"id": 1})).body["name"],
+        "Ada Lovelace"
+    );
     drop(full);
 }
 
@@ -516,4 +548,21 @@ fn a_registration_that_never_answers_does_not_hang_init() {
         "{init:?}: registration not awaited?"
     );
     assert!(init < Duration::from_millis(2500), "{init:?}");
+}
+
+/// The `Aborted_clients` assertions above rely on the harness closing its own connections
+/// cleanly: dropping an `Admin` (and the connections it held) must not move the counter.
+#[test]
+fn the_harness_closes_its_own_connections_cleanly() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let aborted = admin.status("Aborted_clients");
+    for _ in 0..3 {
+        let mut other = Admin::connect(&services);
+        let _ = other.hold_connections_until_refused_or(services.var("DATABASE_URL"), 2);
+        drop(other);
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(admin.status("Aborted_clients"), aborted);
 }

@@ -61,7 +61,7 @@ fn one_event_with_several_records_answers_each_in_order() {
 fn a_missing_object_is_a_clear_error_naming_bucket_and_key() {
     let services = Services::load();
     let bucket = services.var("S3_BUCKET");
-    let mut f = Function::start(&services, "s3-get-object", &aws_env(&services));
+    let f = Function::start(&services, "s3-get-object", &aws_env(&services));
     let reply = f.invoke(&s3_event(&[(bucket, "no such/file+name.txt")]));
     assert!(reply.failed);
     assert_eq!(reply.error_type(), "NotFound", "{}", reply.body);
@@ -70,14 +70,14 @@ fn a_missing_object_is_a_clear_error_naming_bucket_and_key() {
         format!("object s3://{bucket}/no such/file+name.txt does not exist")
     );
     // The container survives and serves the next event.
-    assert!(f.is_running());
-    f.call(&s3_event(&[(bucket, "plain.txt")]));
+    let next = f.assert_answers(&s3_event(&[(bucket, "plain.txt")]));
+    assert_eq!(next.body[0]["content_type"], "text/plain");
 }
 
 #[test]
 fn an_event_without_records_is_a_clear_error() {
     let services = Services::load();
-    let mut f = Function::start(&services, "s3-get-object", &aws_env(&services));
+    let f = Function::start(&services, "s3-get-object", &aws_env(&services));
     let reply = f.invoke(&json!({"Records": []}));
     assert_eq!(reply.error_type(), "InvalidEvent", "{}", reply.body);
     assert_eq!(reply.error_message(), "the event has no records");
@@ -104,10 +104,8 @@ fn an_event_without_records_is_a_clear_error() {
         "{}",
         reply.body
     );
-    let pid = f.last_reported_pid();
-    f.call(&s3_event(&[(services.var("S3_BUCKET"), "plain.txt")]));
-    assert_eq!(f.last_reported_pid(), pid);
-    assert!(f.is_running());
+    let next = f.assert_answers(&s3_event(&[(services.var("S3_BUCKET"), "plain.txt")]));
+    assert!(!next.failed, "{}", next.body);
 }
 
 #[test]
