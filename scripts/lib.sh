@@ -6,11 +6,30 @@
 PY_SCRIPTS=$(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))')
 export PATH="$PY_SCRIPTS:$PATH"
 
-# need_pip COMMAND PIP_SPEC...: installs the PyPI packages unless COMMAND is on PATH.
+# The pinned versions of what the scripts install.
+source "$(dirname "${BASH_SOURCE[0]}")/tool-versions"
+
+# need_pip NAME==VERSION...: installs each pinned PyPI package unless exactly that version
+# is installed already (a NAME[extra]==VERSION spec checks NAME).
 need_pip() {
-    command -v "$1" >/dev/null 2>&1 && return 0
-    echo ">> installing ${*:2} from PyPI" >&2
-    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore "${@:2}"
+    local missing
+    missing=$(python3 - "$@" <<'PY'
+import importlib.metadata as metadata
+import sys
+for spec in sys.argv[1:]:
+    name, want = spec.split("==")
+    try:
+        have = metadata.version(name.split("[")[0])
+    except metadata.PackageNotFoundError:
+        have = None
+    if have != want:
+        print(spec)
+PY
+)
+    [ -z "$missing" ] && return 0
+    echo ">> installing" $missing "from PyPI" >&2
+    # shellcheck disable=SC2086 # one spec per word
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore $missing
 }
 
 # need_apt COMMAND DEB_PACKAGE...: installs the Debian packages unless COMMAND is on PATH.

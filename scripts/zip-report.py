@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Prints each function's zip size, unzipped size and highest GLIBC symbol version, and
-fails if a zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's
+"""Prints each function's zip size, unzipped size, highest GLIBC symbol version and the
+sha256 of its zip and of the bootstrap in it (the zip also records file times), and fails if a zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's
 (2.34), or grows past its size budget. Writes the figures to <dir>/sizes.json."""
 
+import hashlib
 import json
 import re
 import subprocess
@@ -41,6 +42,7 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 archive.extract("bootstrap", tmp)
                 glibc = glibc_needed(Path(tmp) / "bootstrap")
+                bootstrap_sha = hashlib.sha256((Path(tmp) / "bootstrap").read_bytes()).hexdigest()
         names = [e.filename for e in entries]
         if names != ["bootstrap"]:
             problems.append(f"{name}: zip holds {names}, expected only bootstrap")
@@ -50,13 +52,18 @@ def main() -> int:
         if name in BUDGET and size > BUDGET[name]:
             problems.append(f"{name}: zip is {size} bytes, over its budget of {BUDGET[name]}")
         rows.append({"function": name, "zip_bytes": size, "unzipped_bytes": unzipped,
-                     "glibc": "GLIBC_" + ".".join(map(str, glibc))})
+                     "glibc": "GLIBC_" + ".".join(map(str, glibc)),
+                     "zip_sha256": hashlib.sha256(z.read_bytes()).hexdigest(),
+                     "bootstrap_sha256": bootstrap_sha})
 
     print(f"{'function':<18} {'zip bytes':>10} {'unzipped':>10}  {'max glibc':<12} budget")
     for r in rows:
         budget = BUDGET.get(r["function"])
         budget_text = f"{budget:,}" if budget else "-"
         print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} {budget_text}")
+    print("\nsha256 (zip, then the bootstrap in it):")
+    for r in rows:
+        print(f"{r['function']:<18} {r['zip_sha256']}  {r['bootstrap_sha256']}")
     (root / "sizes.json").write_text(json.dumps(rows, indent=2) + "\n")
     for p in problems:
         print("FAIL:", p, file=sys.stderr)
