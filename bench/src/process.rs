@@ -38,22 +38,18 @@ impl Drop for Container {
     }
 }
 
-/// utime + stime of a process, in clock ticks.
-pub(crate) fn cpu_ticks(pid: u32) -> u64 {
-    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-    // Fields after the command name (which may contain spaces) start after ')'.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .map_or("", |(_, rest)| rest)
-        .split_whitespace()
-        .collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<u64>().ok())
-            .unwrap_or(0)
+/// CPU time a process's threads have run, in nanoseconds: the first field of each
+/// `/proc/<pid>/task/<tid>/schedstat` (utime + stime in `stat` come in 10 ms ticks, too
+/// coarse for invocations of a tenth of a millisecond).
+pub(crate) fn cpu_ns(pid: u32) -> u64 {
+    let Ok(tasks) = fs::read_dir(format!("/proc/{pid}/task")) else {
+        return 0;
     };
-    field(11) + field(12) // utime, stime: fields 14 and 15 of stat(5)
+    tasks
+        .flatten()
+        .filter_map(|task| fs::read_to_string(task.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
+        .sum()
 }
 
 /// The bootstrap of a zip outside target/lambda, extracted beside it.

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use crate::db::{server_commands, SERVER_COMMANDS};
 use crate::invocation_log::{read_reports, Invocation};
-use crate::process::{cpu_ticks, function_env, Container};
+use crate::process::{cpu_ns, function_env, Container};
 use crate::stats::Summary;
 use crate::Result;
 
@@ -250,7 +250,7 @@ pub(crate) fn run(services: &Services, out: &Path, run: Run) -> Result<Variant> 
     }
     let burst_ms = burst_start.elapsed().as_millis() as u64;
     let max_used = admin.status("Max_used_connections");
-    let cpu_ticks_total: u64 = containers.iter().map(|c| cpu_ticks(c.0.id())).sum();
+    let cpu_ns_total: u64 = containers.iter().map(|c| cpu_ns(c.0.id())).sum();
 
     // Warm containers idle, then Lambda reclaims them: SIGTERM, as it does.
     thread::sleep(run.idle_after);
@@ -300,7 +300,7 @@ pub(crate) fn run(services: &Services, out: &Path, run: Run) -> Result<Variant> 
         processes: pids.len(),
         client: Summary::of_us(&rtts),
         failed,
-        cpu_ms_per_invocation: cpu_ticks_total as f64 * 10.0 / invocations.len().max(1) as f64,
+        cpu_ms_per_invocation: cpu_ns_total as f64 / 1e6 / invocations.len().max(1) as f64,
         peak_connections: samples
             .iter()
             .map(|s| s.threads_connected)

@@ -24,6 +24,80 @@ pub(crate) struct Contrast {
     pub(crate) global_cpu_ms: f64,
     pub(crate) naive_commands: Vec<(String, f64)>,
     pub(crate) global_commands: Vec<(String, f64)>,
+    /// One entry per repeat (the variants' order alternates between repeats).
+    pub(crate) repeats: Repeats,
+}
+
+/// Each repeat's figures, naive and global measured side by side in that repeat.
+#[derive(Serialize, Clone, Default)]
+pub(crate) struct Repeats {
+    pub(crate) naive_mean_ms: Vec<f64>,
+    pub(crate) global_mean_ms: Vec<f64>,
+    pub(crate) naive_p99_ms: Vec<f64>,
+    pub(crate) global_p99_ms: Vec<f64>,
+    pub(crate) naive_warm_p99_ms: Vec<f64>,
+    pub(crate) global_warm_p99_ms: Vec<f64>,
+}
+
+impl Repeats {
+    fn push(&mut self, naive: &Variant, global: &Variant) {
+        self.naive_mean_ms.push(naive.handler.mean_ms);
+        self.global_mean_ms.push(global.handler.mean_ms);
+        self.naive_p99_ms.push(naive.handler.p99_ms);
+        self.global_p99_ms.push(global.handler.p99_ms);
+        self.naive_warm_p99_ms.push(naive.handler_warm.p99_ms);
+        self.global_warm_p99_ms.push(global.handler_warm.p99_ms);
+    }
+
+    /// naive / global per repeat, of the figure `pick` selects.
+    pub(crate) fn ratios(&self, pick: fn(&Self) -> (&Vec<f64>, &Vec<f64>)) -> Spread {
+        let (n, g) = pick(self);
+        Spread::of(n.iter().zip(g).map(|(n, g)| n / g).collect())
+    }
+}
+
+/// The median of a few repeats and their range.
+#[derive(Serialize, Clone, Copy)]
+pub(crate) struct Spread {
+    pub(crate) median: f64,
+    pub(crate) min: f64,
+    pub(crate) max: f64,
+}
+
+impl Spread {
+    pub(crate) fn of(mut v: Vec<f64>) -> Self {
+        v.sort_by(f64::total_cmp);
+        Self {
+            median: v.get(v.len() / 2).copied().unwrap_or(f64::NAN),
+            min: v.first().copied().unwrap_or(f64::NAN),
+            max: v.last().copied().unwrap_or(f64::NAN),
+        }
+    }
+}
+
+/// Each comparison is made this many times, the variants' order alternating.
+pub(crate) const REPEATS: usize = 3;
+
+/// Runs `naive` and `global` side by side REPEATS times, alternating which goes first;
+/// returns the first repeat's runs (for the tables' details and the charts) and all repeats.
+fn side_by_side(
+    mut measure: impl FnMut(&'static str) -> Result<Variant>,
+) -> Result<(Variant, Variant, Repeats)> {
+    let mut repeats = Repeats::default();
+    let mut first = None;
+    for r in 0..REPEATS {
+        let (naive, global) = if r % 2 == 0 {
+            let naive = measure("rds-enrich-naive")?;
+            (naive, measure("rds-enrich")?)
+        } else {
+            let global = measure("rds-enrich")?;
+            (measure("rds-enrich-naive")?, global)
+        };
+        repeats.push(&naive, &global);
+        first.get_or_insert((naive, global));
+    }
+    let (naive, global) = first.ok_or("no repeat ran")?;
+    Ok((naive, global, repeats))
 }
 
 #[derive(Serialize)]
@@ -32,22 +106,23 @@ pub(crate) struct BurstReport {
     pub(crate) concurrency: usize,
     pub(crate) naive: Variant,
     pub(crate) global: Variant,
+    pub(crate) repeats: Repeats,
 }
 
-/// The article's burst: naive first, then global.
+/// The article's burst, naive and global alternated, REPEATS times.
 pub(crate) fn burst(services: &Services, out: &Path) -> Result<BurstReport> {
-    println!("\n== burst: {BURST} invocations at concurrency {CONCURRENCY}, naive then global");
-    let naive = run(
-        services,
-        out,
-        Run::burst("rds-enrich-naive", "DATABASE_URL"),
-    )?;
-    let global = run(services, out, Run::burst("rds-enrich", "DATABASE_URL"))?;
+    println!(
+        "\n== burst: {BURST} invocations at concurrency {CONCURRENCY}, naive and global \
+         alternated, {REPEATS} times"
+    );
+    let (naive, global, repeats) =
+        side_by_side(|function| run(services, out, Run::burst(function, "DATABASE_URL")))?;
     Ok(BurstReport {
         invocations: BURST,
         concurrency: CONCURRENCY,
         naive,
         global,
+        repeats,
     })
 }
 
@@ -120,8 +195,7 @@ pub(crate) fn contrast(
             };
             run.with_url(if proxied { via_proxy(var) } else { None })
         };
-        let naive = run(services, out, make("rds-enrich-naive"))?;
-        let global = run(services, out, make("rds-enrich"))?;
+        let (naive, global, repeats) = side_by_side(|function| run(services, out, make(function)))?;
         contrast.push(Contrast {
             label: label.into(),
             concurrency: naive.concurrency,
@@ -132,6 +206,7 @@ pub(crate) fn contrast(
             global_cpu_ms: global.cpu_ms_per_invocation,
             naive_commands: naive.server_commands_per_invocation.clone(),
             global_commands: global.server_commands_per_invocation.clone(),
+            repeats,
         });
     }
 

@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::invocation_log::read_reports;
-use crate::process::{cpu_ticks, extracted, function_env, Container};
+use crate::process::{cpu_ns, extracted, function_env, Container};
 use crate::stats::Summary;
 use crate::Result;
 
@@ -76,12 +76,12 @@ pub(crate) fn profile_cost(
                 if cold.failed {
                     return Err(format!("{function}: {}", cold.body).into());
                 }
-                let cpu_before = cpu_ticks(child.0.id());
+                let cpu_before = cpu_ns(child.0.id());
                 for _ in 0..PROFILE_BLOCK_SIZE {
                     invoker.invoke(&payload)?;
                 }
-                let ticks = cpu_ticks(child.0.id()) - cpu_before;
-                cpu_ms[v] += ticks as f64 * 10.0; // USER_HZ = 100
+                let ns = cpu_ns(child.0.id()) - cpu_before;
+                cpu_ms[v] += ns as f64 / 1e6;
                 drop(child);
                 durations[v].extend(
                     read_reports(&log)?

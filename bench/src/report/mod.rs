@@ -6,6 +6,7 @@ mod markdown;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::experiments::burst::Repeats;
 use crate::experiments::{
     burst::{BurstReport, Contrast},
     idle_ping,
@@ -39,18 +40,16 @@ impl Report {
         }
     }
 
+    /// naive / global mean handler time: the median of the alternated repeats.
     pub(crate) fn mean_ratio(&self) -> f64 {
-        Self::ratio(
-            self.burst.naive.handler.mean_ms,
-            self.burst.global.handler.mean_ms,
-        )
+        let r = &self.burst.repeats;
+        r.ratios(|r| (&r.naive_mean_ms, &r.global_mean_ms)).median
     }
 
+    /// naive / global p99 (all invocations, cold ones included): the median of the repeats.
     pub(crate) fn p99_ratio(&self) -> f64 {
-        Self::ratio(
-            self.burst.naive.handler.p99_ms,
-            self.burst.global.handler.p99_ms,
-        )
+        let r = &self.burst.repeats;
+        r.ratios(|r| (&r.naive_p99_ms, &r.global_p99_ms)).median
     }
 
     pub(crate) fn to_json(&self) -> Value {
@@ -67,10 +66,13 @@ impl Report {
             v["managed_instances"]["throughput_ratio_pool_over_single_range"] =
                 json!(rtt.ratio_range());
         }
+        let spread = |r: &Repeats| r.ratios(|r| (&r.naive_mean_ms, &r.global_mean_ms));
+        v["mean_ratio_naive_over_global_spread"] = json!(spread(&self.burst.repeats));
         for c in &self.contrast {
             let key = c.label.replace([',', ' '], "_").replace("__", "_");
-            v[format!("mean_ratio_naive_over_global_{key}")] =
-                json!(Self::ratio(c.naive.mean_ms, c.global.mean_ms));
+            let s = spread(&c.repeats);
+            v[format!("mean_ratio_naive_over_global_{key}")] = json!(s.median);
+            v[format!("mean_ratio_naive_over_global_{key}_spread")] = json!(s);
         }
         v
     }
