@@ -43,7 +43,7 @@ pub(crate) struct Variant {
     /// What the server did per invocation (the run's own connections and commands; the
     /// bench's status queries are `SELECT`s too, a few per run).
     pub(crate) server_commands_per_invocation: Vec<(String, f64)>,
-    /// Handler Durations, as the function measured them.
+    /// Handler times (inside the handler, as the function measured them).
     pub(crate) handler: Summary,
     pub(crate) handler_warm: Summary,
     pub(crate) cold_invocations: usize,

@@ -1,4 +1,4 @@
-//! The article's two figures, as SVG: each invocation's handler Duration over the burst,
+//! The article's two figures, as SVG: each invocation's handler time over the burst,
 //! and the database's open connections over time.
 
 use std::path::Path;
@@ -32,7 +32,7 @@ pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
     let mut chart = ChartBuilder::on(&root)
         .caption(
             format!(
-                "Handler duration per invocation: {} invocations at concurrency {}",
+                "Handler time per invocation: {} invocations at concurrency {}",
                 burst.invocations, burst.concurrency
             ),
             ("sans-serif", 20),
@@ -48,7 +48,7 @@ pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
         .configure_mesh()
         .x_desc("invocation, in order of start")
         .x_label_formatter(&|x| format!("{}", x.round() as u64))
-        .y_desc("handler duration (ms, log scale)")
+        .y_desc("handler time (ms, log scale)")
         .draw()?;
     for (variant, color, name) in variants {
         let points = variant.points();

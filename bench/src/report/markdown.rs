@@ -33,13 +33,14 @@ impl Report {
         line(String::new());
         line(format!(
             "{} invocations of `{{\"id\": N}}` at concurrency {}, sent to {} already-started \
-             containers of each variant (bootstraps polling the runtime API), naive first, \
-             then global, in one run. *Handler* is the Duration each invocation reported \
+             containers of each variant (bootstraps polling the runtime API), naive and \
+             global alternated, {} times (the table shows the first repeat). *Handler* is \
+             the time each invocation reported \
              (the time inside the handler: narrower than the Duration of Lambda's REPORT \
              line, which also covers reading the event and posting the response); *client* \
              is the round \
              trip through the emulator, which adds its own stalls.",
-            b.invocations, b.concurrency, b.concurrency
+            b.invocations, b.concurrency, b.concurrency, REPEATS
         ));
         line(String::new());
         line(
