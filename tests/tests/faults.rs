@@ -437,16 +437,17 @@ fn sigterm_during_an_invocation_lets_its_response_through() {
     let mut f = Function::start(
         &services,
         "rds-enrich",
-        &env_with(&services, &[("DB_QUERY_TIMEOUT_MS", "400")]),
+        &env_with(&services, &[("DB_QUERY_TIMEOUT_MS", "200")]),
     );
     warm_up(&f, &mut admin);
 
-    // The server stops answering; the invocation waits for its 400 ms query timeout, and
-    // SIGTERM arrives 150 ms into it.
+    // The server stops answering; the invocation waits for its 200 ms query timeout, and
+    // SIGTERM arrives 50 ms into it: the invocation ends 150 ms later, inside the 250 ms
+    // the shutdown hook waits for invocations in flight.
     let paused = PausedMariadb::pause(&services);
     let reply = std::thread::scope(|scope| {
         let call = scope.spawn(|| f.invoke(&json!({"id": 1})));
-        std::thread::sleep(Duration::from_millis(150));
+        std::thread::sleep(Duration::from_millis(50));
         f.signal("TERM");
         call.join().unwrap()
     });
