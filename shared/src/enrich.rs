@@ -509,9 +509,7 @@ mod tests {
         assert_eq!(err.kind(), "DatabaseUnavailable");
         assert!(err.to_string().contains("3000 ms"), "{err}");
         assert!(!db.is_connected());
-        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        let out = look_up_1(&mut db).await;
         assert_eq!(out["name"], "Alan");
     }
 
@@ -542,13 +540,9 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(lookup_returning(1, Some("Ada"), 1)));
         let mut db = LazyConnection::new(connector);
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         // The kept connection died while "frozen": this invocation still succeeds.
-        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        let out = look_up_1(&mut db).await;
         assert_eq!(out["name"], "Ada");
         assert!(db.is_connected());
     }
@@ -573,9 +567,7 @@ mod tests {
             Ok(conn)
         });
         let mut db = LazyConnection::new(connector);
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
             .await
             .unwrap_err();
@@ -668,6 +660,11 @@ mod tests {
         assert!(!db.is_connected());
     }
 
+    /// One successful enrichment of `{"id": 1}`, without a deadline.
+    async fn look_up_1<C: Connector>(db: &mut LazyConnection<C>) -> Value {
+        enrich(json!({"id": 1}), db, Deadline::NONE).await.unwrap()
+    }
+
     /// A connection that answers `find_name` for any id with "Ada", and pings as told.
     fn answering(ping: Option<Result<(), fn() -> DbError>>) -> MockNameLookup {
         let mut conn = MockNameLookup::new();
@@ -711,17 +708,11 @@ mod tests {
             .times(1)
             .returning(|_| Ok(answering(Some(Ok(())))));
         let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(30));
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         tokio::time::advance(Duration::from_secs(31)).await;
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         // Used just now: no second ping.
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
     }
 
     #[tokio::test(start_paused = true)]
@@ -742,13 +733,9 @@ mod tests {
             .in_sequence(&mut seq)
             .returning(|_| Ok(answering(None)));
         let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(30));
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         tokio::time::advance(Duration::from_secs(600)).await;
-        let out = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        let out = look_up_1(&mut db).await;
         assert_eq!(out["name"], "Ada");
         assert!(db.is_connected());
     }
@@ -777,9 +764,7 @@ mod tests {
                 Ok(conn)
             });
         let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(1));
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         tokio::time::advance(Duration::from_secs(2)).await;
         let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
             .await
@@ -795,9 +780,7 @@ mod tests {
             .times(1)
             .returning(|_| Ok(answering(Some(Err(|| DbError::DeadlineExceeded)))));
         let mut db = LazyConnection::new(connector).ping_after_idle(Duration::from_secs(1));
-        enrich(json!({"id": 1}), &mut db, Deadline::NONE)
-            .await
-            .unwrap();
+        look_up_1(&mut db).await;
         tokio::time::advance(Duration::from_secs(2)).await;
         let err = enrich(json!({"id": 1}), &mut db, Deadline::NONE)
             .await
