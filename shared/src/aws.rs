@@ -1,7 +1,9 @@
 //! One AWS SDK configuration for every function, made for Lambda.
 //!
 //! - One HTTPS client (rustls + ring): with `default-features = false` the SDK compiles no
-//!   TLS stack of its own (its defaults bring aws-lc and ring).
+//!   TLS stack of its own (its defaults bring aws-lc and ring). It trusts Amazon Trust
+//!   Services' roots, embedded, plus `SSL_CERT_FILE`'s ([`crate::trust`]): not the system
+//!   store, whose loading was most of s3-get-object's init.
 //! - Credentials where Lambda puts them, in the SDK default chain's order: the key variables
 //!   (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then the container
 //!   credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with
@@ -23,20 +25,31 @@ use aws_config::provider_config::ProviderConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::{default_async_sleep, TokioSleep};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext};
 use aws_types::sdk_config::SharedHttpClient;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-/// Reads region, credentials and endpoint settings from the environment, as Lambda
-/// provides them.
-pub fn sdk_config() -> SdkConfig {
+use crate::trust::{trust_store, TrustStoreError, CERT_FILE_VAR};
+
+/// Reads region, credentials, endpoint settings and extra trusted roots from the
+/// environment, as Lambda provides them. Fails only on an unusable `SSL_CERT_FILE`.
+pub fn sdk_config() -> Result<SdkConfig, TrustStoreError> {
     sdk_config_from(|name| std::env::var(name).ok())
 }
 
-pub fn sdk_config_from(var: impl Fn(&str) -> Option<String> + Send + Sync + 'static) -> SdkConfig {
+pub fn sdk_config_from(
+    var: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Result<SdkConfig, TrustStoreError> {
     let var = EnvVars(Arc::new(move |name| var(name).filter(|v| !v.is_empty())));
+    let roots = trust_store(var.get(CERT_FILE_VAR).as_deref())?;
     let https = aws_smithy_http_client::Builder::new()
         .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .tls_context(
+            TlsContext::builder()
+                .with_trust_store(roots)
+                .build()
+                .map_err(|err| TrustStoreError::Refused(err.to_string()))?,
+        )
         .build_https();
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
@@ -52,7 +65,7 @@ pub fn sdk_config_from(var: impl Fn(&str) -> Option<String> + Send + Sync + 'sta
     config.set_sleep_impl(default_async_sleep());
     config.set_use_fips(var.flag("AWS_USE_FIPS_ENDPOINT"));
     config.set_use_dual_stack(var.flag("AWS_USE_DUALSTACK_ENDPOINT"));
-    config.build()
+    Ok(config.build())
 }
 
 /// The key variables first, then the container credentials endpoint (loopback or the link-local
@@ -133,7 +146,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        sdk_config_from(move |name| vars.get(name).cloned())
+        sdk_config_from(move |name| vars.get(name).cloned()).unwrap()
     }
 
     /// The URI of the one request each client makes with `config`: (S3 HeadObject, KMS Decrypt).

@@ -16,6 +16,8 @@ pub mod payload;
 pub mod s3;
 #[cfg(feature = "aws")]
 pub mod secret;
+#[cfg(feature = "aws")]
+pub mod trust;
 
 /// A short, stable name for an error's kind, used as Lambda's `errorType`.
 pub trait ErrorKind {

@@ -32,6 +32,8 @@ pub enum SecretError {
     InvalidPayload(std::borrow::Cow<'static, str>),
     #[error("the invocation's deadline came before KMS answered")]
     DeadlineExceeded,
+    #[error(transparent)]
+    TrustStore(#[from] crate::trust::TrustStoreError),
 }
 
 impl ErrorKind for SecretError {
@@ -41,6 +43,7 @@ impl ErrorKind for SecretError {
             Self::Decrypt { .. } => "DecryptFailed",
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::DeadlineExceeded => "DeadlineExceeded",
+            Self::TrustStore(err) => err.kind(),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! The AWS functions' HTTPS client verifies what it talks to: an endpoint on 127.0.0.1
 //! whose certificate comes from an unknown CA is refused, and accepted once that CA is
-//! given in `SSL_CERT_FILE` (how custom roots are added to the native trust store).
+//! given in `SSL_CERT_FILE`. The system store is not read (that was most of
+//! s3-get-object's init): a CA in `SSL_CERT_DIR`, which the system-store loader reads,
+//! is still refused. A bad `SSL_CERT_FILE` is an error per invocation, not a crash.
 //! No AWS here: the endpoint is a few lines of Python's http.server behind TLS.
 
 use std::io::{BufRead, BufReader};
@@ -63,17 +65,24 @@ impl Drop for TlsServer {
     }
 }
 
-fn s3_against<'a>(server: &'a TlsServer, ca: Option<&'a str>) -> Vec<(&'a str, &'a str)> {
+fn s3_against<'a>(server: &'a TlsServer, roots: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
     let mut env = vec![
         ("AWS_ENDPOINT_URL", server.url.as_str()),
         ("AWS_REGION", "us-east-1"),
         ("AWS_ACCESS_KEY_ID", "test"),
         ("AWS_SECRET_ACCESS_KEY", "test"),
     ];
-    if let Some(ca) = ca {
-        env.push(("SSL_CERT_FILE", ca));
-    }
+    env.extend_from_slice(roots);
     env
+}
+
+fn assert_refused(reply: &e2e::Reply) {
+    assert_eq!(reply.error_type(), "S3RequestFailed", "{}", reply.body);
+    assert!(
+        reply.error_message().to_lowercase().contains("certificate"),
+        "{}",
+        reply.body
+    );
 }
 
 #[test]
@@ -82,18 +91,24 @@ fn an_unknown_ca_is_refused_and_accepted_once_given() {
     let server = TlsServer::start(&services);
     let event = s3_event(&[("bucket", "key.txt")]);
 
-    let f = Function::start(&services, "s3-get-object", &s3_against(&server, None));
-    let reply = f.invoke(&event);
-    assert_eq!(reply.error_type(), "S3RequestFailed", "{}", reply.body);
-    assert!(
-        reply.error_message().to_lowercase().contains("certificate"),
-        "{}",
-        reply.body
-    );
+    let f = Function::start(&services, "s3-get-object", &s3_against(&server, &[]));
+    assert_refused(&f.invoke(&event));
     drop(f);
 
-    let ca = format!("{}/certs/ca.pem", services.var("SERVICES_DIR"));
-    let f = Function::start(&services, "s3-get-object", &s3_against(&server, Some(&ca)));
+    // A directory holding the CA: what the system-store loader (rustls-native-certs)
+    // would read. Not read, so still refused.
+    let certs = format!("{}/certs", services.var("SERVICES_DIR"));
+    let env = s3_against(&server, &[("SSL_CERT_DIR", &certs)]);
+    let f = Function::start(&services, "s3-get-object", &env);
+    assert_refused(&f.invoke(&event));
+    drop(f);
+
+    let ca = format!("{certs}/ca.pem");
+    let f = Function::start(
+        &services,
+        "s3-get-object",
+        &s3_against(&server, &[("SSL_CERT_FILE", &ca)]),
+    );
     let reply = f.invoke(&event);
     // Verified, and trusted: the request reached the server and got its answer.
     assert!(!reply.failed, "{}", reply.body);
@@ -102,4 +117,46 @@ fn an_unknown_ca_is_refused_and_accepted_once_given() {
         "{}",
         reply.body
     );
+}
+
+#[test]
+fn a_bad_cert_file_is_an_error_on_every_invocation_not_a_crash() {
+    let services = Services::load();
+    let server = TlsServer::start(&services);
+    let event = s3_event(&[("bucket", "key.txt")]);
+    // A certificate section that holds no certificate: the SDK `expect`s it to parse when
+    // it builds its connector, which would abort the process (`panic = "abort"`).
+    let dir = e2e::workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("not-a-certificate.pem");
+    std::fs::write(
+        &bad,
+        "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    let key = bad.to_str().unwrap().to_string();
+    let env = s3_against(&server, &[("SSL_CERT_FILE", &key)]);
+    let mut f = Function::start(&services, "s3-get-object", &env);
+    for _ in 0..2 {
+        let reply = f.call_fails_with("InvalidTrustStore", &event);
+        assert!(
+            reply.error_message().contains("SSL_CERT_FILE"),
+            "{}",
+            reply.body
+        );
+    }
+    assert!(f.is_running(), "the process died:\n{}", f.logs());
+    assert_eq!(f.reports().len(), 2);
+
+    // decrypt-env builds its client on first use: the same error, from the handler.
+    let env = [
+        ("SSL_CERT_FILE", key.as_str()),
+        ("ENCRYPTED_KEY", "AAAA"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+    ];
+    let mut f = Function::start(&services, "decrypt-env", &env);
+    f.call_fails_with("InvalidTrustStore", &serde_json::json!({"message": "hi"}));
+    assert!(f.is_running(), "the process died:\n{}", f.logs());
 }

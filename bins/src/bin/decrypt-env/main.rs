@@ -47,6 +47,6 @@ async fn handler(event: LambdaEvent<Box<RawValue>>) -> Result<Value, Diagnostic>
 /// here, so warm invocations never pay for it.
 async fn decrypt_from_env(deadline: Deadline) -> Result<SecretString, SecretError> {
     let env = EncryptedEnv::from_env()?;
-    let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config()));
+    let kms = KmsDecryptor::new(KmsClient::new(&shared::aws::sdk_config()?));
     env.decrypt(&kms, deadline).await
 }

@@ -2,9 +2,10 @@
 //! object it names (HeadObject: metadata only).
 //!
 //! Global: the S3 client, built EAGERLY in `main`, before the runtime loop. Building it
-//! cannot fail on the network (it only reads region and credentials configuration), every
-//! invocation needs it, and init runs with a full CPU burst, so paying for it there keeps
-//! it off the first invocation. Its connection pool then stays warm across invocations.
+//! cannot fail on the network (it only reads region, credentials and trust configuration),
+//! every invocation needs it, and init runs with a full CPU burst, so paying for it there
+//! keeps it off the first invocation. Its connection pool then stays warm across
+//! invocations. A bad `SSL_CERT_FILE` is reported by every invocation, not a crash.
 
 // The S3 client's nested futures exceed the compiler's default layout depth.
 #![recursion_limit = "256"]
@@ -21,26 +22,28 @@ fn main() -> Result<(), Error> {
     start(async {
         // Init: build the client once, for every invocation of this environment; clones
         // share it (and its connection pool) between invocations served at once.
-        let config = shared::aws::sdk_config();
-        let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
+        let store: Result<S3Metadata, Diagnostic> = shared::aws::sdk_config()
+            .map(|config| S3Metadata::new(aws_sdk_s3::Client::new(&config)))
+            .map_err(diagnostic);
 
         lambda_runtime::run_concurrent(service_fn(move |event| {
             let store = store.clone();
-            async move { handler(&store, event).await }
+            async move { handler(store, event).await }
         }))
         .await
     })
 }
 
 async fn handler(
-    store: &S3Metadata,
+    store: Result<S3Metadata, Diagnostic>,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Vec<ObjectContentType>, Diagnostic> {
     report(async {
+        let store = store?;
         let notification: S3Event = payload::read(&event.payload)
             .map_err(|err| diagnostic(ObjectError::Unreadable(err)))?;
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
-        content_types(&notification, store, deadline)
+        content_types(&notification, &store, deadline)
             .await
             .map_err(diagnostic)
     })
