@@ -35,6 +35,13 @@ fn main() -> Result<()> {
     let out = root.join("target/bench");
     fs::create_dir_all(out.join("logs"))?;
 
+    // `cargo run -p bench -- init` (or `cold`): that experiment alone, printed, no report.
+    match std::env::args().nth(1).as_deref() {
+        Some("init") => return init::init_times(&root, &services).map(drop),
+        Some(other) => return Err(format!("unknown experiment {other:?}; try init").into()),
+        None => {}
+    }
+
     let machine = machine::machine();
     println!("machine: {} cores, {}", machine.cores, machine.cpu);
 
