@@ -15,13 +15,16 @@ mod process;
 mod report;
 mod run;
 mod stats;
+mod tls_front;
 
 use std::fs;
 use std::time::Duration;
 
 use e2e::{workspace_root, Services};
 
-use experiments::{burst, idle_ping, init, managed_instances, profile, reconnect, sizes};
+use experiments::{
+    burst, cold_start, idle_ping, init, managed_instances, profile, reconnect, sizes,
+};
 use report::{charts, Report};
 
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
@@ -38,7 +41,13 @@ fn main() -> Result<()> {
     // `cargo run -p bench -- init` (or `cold`): that experiment alone, printed, no report.
     match std::env::args().nth(1).as_deref() {
         Some("init") => return init::init_times(&root, &services).map(drop),
-        Some(other) => return Err(format!("unknown experiment {other:?}; try init").into()),
+        Some("cold") => {
+            let rows = cold_start::cold_starts(&root, &services)?;
+            charts::cold_start(&out.join("cold-start.svg"), &rows)?;
+            println!("chart: target/bench/cold-start.svg");
+            return Ok(());
+        }
+        Some(other) => return Err(format!("unknown experiment {other:?}: init or cold").into()),
         None => {}
     }
 
@@ -53,6 +62,12 @@ fn main() -> Result<()> {
         init::COLD_STARTS
     );
     let init = init::init_times(&root, &services)?;
+
+    println!(
+        "\n== the cold invocation: exec to first response, then a warm one, {} cold starts each",
+        cold_start::COLD_STARTS
+    );
+    let cold = cold_start::cold_starts(&root, &services)?;
 
     let burst = burst::burst(&services, &out)?;
 
@@ -87,6 +102,7 @@ fn main() -> Result<()> {
         idle_ping,
         managed_instances: managed,
         init,
+        cold,
         profile,
         sizes,
     };
@@ -98,6 +114,7 @@ fn main() -> Result<()> {
         &docs.join("managed-instances-throughput.svg"),
         &report.managed_instances,
     )?;
+    charts::cold_start(&docs.join("cold-start.svg"), &report.cold)?;
     let json = report.to_json();
     fs::write(
         docs.join("benchmarks.json"),

@@ -11,8 +11,8 @@ use crate::process::function_env;
 use crate::stats::Summary;
 use crate::Result;
 
-/// Cold starts per function.
-pub(crate) const COLD_STARTS: usize = 20;
+/// Cold starts per function, taken in turns.
+pub(crate) const COLD_STARTS: usize = 40;
 
 #[derive(Serialize)]
 pub(crate) struct InitRow {
@@ -20,37 +20,61 @@ pub(crate) struct InitRow {
     pub(crate) init: Summary,
 }
 
+/// The system's CA bundle, where Debian and Amazon Linux keep it: what a function trusts
+/// when `SSL_CERT_FILE` names it (all the system's roots, as the SDK's default does).
+const SYSTEM_BUNDLES: [&str; 2] = [
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+];
+
 pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow>> {
     let runtime = fake_runtime::FakeRuntime::start()?;
     let env = function_env(services, "DATABASE_URL");
+    let mut with_bundle = env.clone();
+    let bundle = SYSTEM_BUNDLES.into_iter().find(|b| Path::new(b).exists());
+    with_bundle.extend(bundle.map(|b| ("SSL_CERT_FILE", b)));
     let mut rows = Vec::new();
-    for function in [
-        "hello-floor",
-        "rds-enrich-naive",
-        "rds-enrich",
-        "decrypt-env",
-        "s3-get-object",
-    ] {
-        let binary = e2e::bootstrap(function);
-        let mut samples = Vec::with_capacity(COLD_STARTS);
-        for i in 0..COLD_STARTS {
+    let runs = [
+        ("hello-floor", "hello-floor", &env),
+        ("rds-enrich-naive", "rds-enrich-naive", &env),
+        ("rds-enrich", "rds-enrich", &env),
+        ("decrypt-env", "decrypt-env", &env),
+        ("s3-get-object", "s3-get-object", &env),
+        (
+            "s3-get-object, SSL_CERT_FILE = the system bundle",
+            "s3-get-object",
+            &with_bundle,
+        ),
+    ];
+    let runs: Vec<_> = runs
+        .into_iter()
+        .filter(|(label, _, _)| bundle.is_some() || !label.contains("bundle"))
+        .collect();
+    // Round robin: one cold start of each in turn, so that a noisy moment on the machine
+    // falls on every function alike and the ratios to the floor hold.
+    let mut samples = vec![Vec::with_capacity(COLD_STARTS); runs.len()];
+    for i in 0..COLD_STARTS {
+        for ((label, function, env), samples) in runs.iter().zip(&mut samples) {
+            let binary = e2e::bootstrap(function);
             let log = root.join(format!("target/bench/logs/init-{function}-{i}.log"));
             let polled = runtime.expect_poll();
             let start = Instant::now();
-            let mut child = spawn_bootstrap(&binary, &runtime.url(), function, &env, &log);
+            let mut child = spawn_bootstrap(&binary, &runtime.url(), function, env, &log);
             let at = polled.wait(Duration::from_secs(10));
             let _ = child.kill();
             let _ = child.wait();
-            let at = at.ok_or(format!("{function} never polled for an invocation"))?;
+            let at = at.ok_or(format!("{label} never polled for an invocation"))?;
             samples.push(at.duration_since(start).as_micros() as u64);
         }
-        let init = Summary::of_us(&samples);
+    }
+    for ((label, _, _), samples) in runs.iter().zip(&samples) {
+        let init = Summary::of_us(samples);
         println!(
-            "{function:<18} p50 {:>6.2} ms  mean {:>6.2} ms  max {:>6.2} ms",
+            "{label:<18} p50 {:>6.2} ms  mean {:>6.2} ms  max {:>6.2} ms",
             init.p50_ms, init.mean_ms, init.max_ms
         );
         rows.push(InitRow {
-            function: function.into(),
+            function: label.to_string(),
             init,
         });
     }

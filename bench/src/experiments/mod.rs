@@ -1,6 +1,7 @@
 //! One module per experiment; each measures, prints a line, and returns its rows.
 
 pub(crate) mod burst;
+pub(crate) mod cold_start;
 pub(crate) mod idle_ping;
 pub(crate) mod init;
 pub(crate) mod managed_instances;

@@ -212,3 +212,78 @@ pub fn managed_instances(
     root.present()?;
     Ok(())
 }
+
+/// The cold invocation in its parts: init, then the first invocation, stacked; the warm
+/// invocation below each, for scale (p50s).
+pub fn cold_start(path: &Path, rows: &[crate::experiments::cold_start::ColdRow]) -> Result<()> {
+    const INIT: RGBColor = RGBColor(148, 103, 189);
+    const WARM: RGBColor = RGBColor(127, 127, 127);
+    let root = SVGBackend::new(path, (960, 60 + 52 * rows.len() as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let right = rows
+        .iter()
+        .map(|r| r.init.p50_ms + r.first.p50_ms)
+        .fold(1.0, f64::max)
+        * 1.05;
+    let labels: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{}: {}", r.function, r.first_use))
+        .collect();
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Cold invocation: init + first invocation (p50, ms); warm invocation below",
+            ("sans-serif", 18),
+        )
+        .margin(12)
+        .x_label_area_size(30)
+        .y_label_area_size(300)
+        .build_cartesian_2d(0.0..right, 0.0..rows.len() as f64)?;
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(rows.len() * 2 + 1)
+        .y_label_formatter(&|y| {
+            let i = (rows.len() as f64 - y - 0.5).round();
+            match (y.fract() - 0.5).abs() < 0.01 && i >= 0.0 {
+                true => labels.get(i as usize).cloned().unwrap_or_default(),
+                false => String::new(),
+            }
+        })
+        .x_desc("ms")
+        .draw()?;
+    for (i, r) in rows.iter().enumerate() {
+        let top = rows.len() as f64 - i as f64 - 0.1;
+        let (init, first) = (r.init.p50_ms, r.first.p50_ms);
+        let bars = [
+            (0.0, init, top - 0.4, top, INIT),
+            (init, init + first, top - 0.4, top, GLOBAL),
+            (0.0, r.warm.p50_ms, top - 0.75, top - 0.5, WARM),
+        ];
+        for (x0, x1, y0, y1, color) in bars {
+            chart.draw_series(std::iter::once(Rectangle::new(
+                [(x0, y0), (x1, y1)],
+                color.filled(),
+            )))?;
+        }
+    }
+    let legend = [
+        (INIT, "init"),
+        (GLOBAL, "first invocation"),
+        (WARM, "warm invocation"),
+    ];
+    for (k, (color, name)) in legend.into_iter().enumerate() {
+        let x = right * (0.55 + 0.15 * k as f64);
+        let y = rows.len() as f64 - 0.02;
+        chart.draw_series(std::iter::once(Rectangle::new(
+            [(x, y - 0.12), (x + right * 0.015, y - 0.02)],
+            color.filled(),
+        )))?;
+        chart.draw_series(std::iter::once(Text::new(
+            name,
+            (x + right * 0.02, y - 0.01),
+            ("sans-serif", 12),
+        )))?;
+    }
+    root.present()?;
+    Ok(())
+}

@@ -265,15 +265,26 @@ impl Report {
         line(String::new());
         line("The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead.".into());
         line(String::new());
-        line("| function | min (ms) | p50 (ms) | mean (ms) | max (ms) |".into());
-        line("| --- | ---: | ---: | ---: | ---: |".into());
+        line(
+            "| function | min (ms) | p50 (ms) | mean (ms) | max (ms) | p50 × hello floor |".into(),
+        );
+        line("| --- | ---: | ---: | ---: | ---: | ---: |".into());
+        let floor = self.init.first().map_or(f64::NAN, |r| r.init.p50_ms);
         for r in &self.init {
             line(format!(
-                "| {} | {:.2} | {:.2} | {:.2} | {:.2} |",
-                r.function, r.init.min_ms, r.init.p50_ms, r.init.mean_ms, r.init.max_ms
+                "| {} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+                r.function,
+                r.init.min_ms,
+                r.init.p50_ms,
+                r.init.mean_ms,
+                r.init.max_ms,
+                Self::ratio(r.init.p50_ms, floor)
             ));
         }
         line(String::new());
+        for l in crate::experiments::cold_start::markdown(&self.cold) {
+            line(l);
+        }
         line(format!(
             "## What the size profile costs ({} warm invocations each, alternating blocks of {})",
             PROFILE_BLOCKS * PROFILE_BLOCK_SIZE,
@@ -289,11 +300,12 @@ impl Report {
                 .into(),
         );
         line(String::new());
-        line("| function | workload | handler p50: this repo / default (ms) | handler mean (ms) | CPU per invocation (ms) | zip (bytes) |".into());
-        line("| --- | --- | ---: | ---: | ---: | ---: |".into());
+        line("| function | workload | handler p50: this repo / default (ms) | handler mean (ms) | CPU per invocation (ms) | CPU cost of the size profile: median (lowest, highest block pair) | zip (bytes) |".into());
+        line("| --- | --- | ---: | ---: | ---: | ---: | ---: |".into());
         for r in &self.profile {
+            let (low, median, high) = r.cpu_cost_range();
             line(format!(
-                "| {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {} / {} |",
+                "| {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:+.1} % ({:+.1} %, {:+.1} %) | {} / {} |",
                 r.function,
                 r.workload,
                 r.this_repo.p50_ms,
@@ -302,6 +314,9 @@ impl Report {
                 r.cargo_lambda_default.mean_ms,
                 r.cpu_ms_per_invocation_this_repo,
                 r.cpu_ms_per_invocation_cargo_lambda_default,
+                median * 100.0,
+                low * 100.0,
+                high * 100.0,
                 r.zip_bytes_this_repo,
                 r.zip_bytes_cargo_lambda_default
             ));

@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 use crate::experiments::burst::Repeats;
 use crate::experiments::{
     burst::{BurstReport, Contrast},
+    cold_start::ColdRow,
     idle_ping,
     init::InitRow,
     managed_instances,
@@ -27,6 +28,7 @@ pub(crate) struct Report {
     pub(crate) idle_ping: idle_ping::IdlePingCost,
     pub(crate) managed_instances: managed_instances::ManagedInstances,
     pub(crate) init: Vec<InitRow>,
+    pub(crate) cold: Vec<ColdRow>,
     pub(crate) profile: Vec<ProfileRow>,
     pub(crate) sizes: Vec<SizeRow>,
 }
