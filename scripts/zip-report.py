@@ -15,8 +15,9 @@ from pathlib import Path
 MAX_GLIBC = (2, 34)  # provided.al2023
 # Size budgets (bytes of the zip): a regression guard, with headroom over what we measure.
 BUDGET = {
-    "rds-enrich": 1_900_000,
-    "rds-enrich-naive": 1_900_000,
+    # +58 KB for RDS IAM authentication (the SigV4 presigner) took them past 1.9 MB.
+    "rds-enrich": 2_000_000,
+    "rds-enrich-naive": 2_000_000,
     "decrypt-env": 1_900_000,
     "s3-get-object": 2_700_000,
 }

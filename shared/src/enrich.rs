@@ -21,6 +21,9 @@ pub enum DbError {
     ConnectTimeout { timeout_ms: u64 },
     #[error("could not connect to the database: {0}")]
     Connect(String),
+    /// IAM authentication: no credentials to sign with, or the server refused the login.
+    #[error("database authentication failed: {0}")]
+    Auth(String),
     #[error(
         "the database refused the connection: too many connections (the server's \
          max_connections is reached; see the README's connection budget): {0}"
@@ -77,6 +80,7 @@ impl ErrorKind for EnrichError {
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::NotFound(_) => "NotFound",
             Self::Database(DbError::Config(_)) => "DatabaseConfig",
+            Self::Database(DbError::Auth(_)) => "DatabaseAuth",
             Self::Database(DbError::TooManyConnections(_)) => "TooManyConnections",
             Self::Database(DbError::DeadlineExceeded) => "DeadlineExceeded",
             Self::Database(DbError::BadName { problem, .. }) => match problem {

@@ -10,6 +10,8 @@ pub mod aws;
 pub mod deadline;
 pub mod enrich;
 #[cfg(feature = "mysql")]
+pub mod iam_auth;
+#[cfg(feature = "mysql")]
 pub mod mysql;
 pub mod payload;
 #[cfg(feature = "aws")]

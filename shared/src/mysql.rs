@@ -10,16 +10,18 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use mysql_async::consts::ColumnType;
 use mysql_async::prelude::Queryable;
 use mysql_async::{Conn, Opts, OptsBuilder, Row, Value};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
+use secrecy::ExposeSecret;
 
 use crate::deadline::{millis, Deadline, Elapsed};
 use crate::enrich::{BadName, Connector, DbError, NameLookup};
+use crate::iam_auth::{credentials_from, IamAuth};
 
 const DEFAULT_TABLE: &str = "people";
 // Within the README's `--timeout 10` with room to spare: the worst invocation pays a ping,
@@ -55,12 +57,16 @@ pub struct DbConfig {
     /// At most this many connections per environment; `None`: one per invocation it
     /// serves at once (`AWS_LAMBDA_MAX_CONCURRENCY`, 1 on classic Lambda).
     pub max_connections: Option<usize>,
+    /// `DATABASE_IAM_AUTH=true`: log in with an IAM token (see `iam_auth`), not a password.
+    pub iam_auth: bool,
+    /// `AWS_REGION`: signs the IAM tokens.
+    pub region: Option<String>,
 }
 
 impl DbConfig {
     /// `DATABASE_URL` (required), `PEOPLE_TABLE`, `DATABASE_CA_FILE`,
     /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`, `DB_PING_TIMEOUT_MS`,
-    /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`.
+    /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`, `DATABASE_IAM_AUTH` (with `AWS_REGION`).
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
@@ -100,6 +106,16 @@ impl DbConfig {
             query_timeout: millis("DB_QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS)?,
             ping_timeout: millis("DB_PING_TIMEOUT_MS", DEFAULT_PING_TIMEOUT_MS)?,
             ping_after_idle: millis("DB_PING_AFTER_IDLE_MS", DEFAULT_PING_AFTER_IDLE_MS)?,
+            iam_auth: match var("DATABASE_IAM_AUTH").as_deref() {
+                None | Some("") | Some("false") => false,
+                Some("true") => true,
+                Some(other) => {
+                    return Err(DbError::Config(format!(
+                        "DATABASE_IAM_AUTH must be true or false (got {other:?})"
+                    )))
+                }
+            },
+            region: var("AWS_REGION").filter(|r| !r.is_empty()),
             max_connections: match var("DB_MAX_CONNECTIONS") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {
@@ -119,6 +135,8 @@ impl DbConfig {
 #[derive(Clone)]
 pub struct MysqlConnector {
     opts: Opts,
+    /// Set: each connection logs in with a fresh IAM token instead of a password.
+    iam: Option<IamAuth>,
     table: Arc<str>,
     connect_timeout: Duration,
     query_timeout: Duration,
@@ -156,14 +174,45 @@ impl MysqlConnector {
             }
             (None, _) => opts,
         };
+        let iam = match config.iam_auth {
+            true => Some(iam_auth(&opts, config)?),
+            false => None,
+        };
         Ok(Self {
             opts,
+            iam,
             table: config.table.as_str().into(),
             connect_timeout: config.connect_timeout,
             query_timeout: config.query_timeout,
             ping_timeout: config.ping_timeout,
         })
     }
+}
+
+/// What the IAM tokens are for, once the URL is checked: a user and no password, TLS
+/// (the token is sent as a cleartext password), a region to sign in.
+fn iam_auth(opts: &Opts, config: &DbConfig) -> Result<IamAuth, DbError> {
+    let bad = |why: &str| Err(DbError::Config(format!("DATABASE_IAM_AUTH=true: {why}")));
+    if opts.pass().is_some() {
+        return bad("DATABASE_URL must not hold a password (each connection gets a token)");
+    }
+    if opts.ssl_opts().is_none() {
+        return bad(
+            "the token is sent in clear: DATABASE_URL must ask for TLS (?require_ssl=true)",
+        );
+    }
+    let Some(user) = opts.user().filter(|u| !u.is_empty()) else {
+        return bad("DATABASE_URL must name the database user");
+    };
+    let Some(region) = config.region.clone() else {
+        return bad("AWS_REGION is not set (it signs the token)");
+    };
+    Ok(IamAuth {
+        host: opts.ip_or_hostname().to_string(),
+        port: opts.tcp_port(),
+        user: user.to_string(),
+        region,
+    })
 }
 
 /// The CA bundle's bytes, once every certificate in it parsed as a trust anchor.
@@ -187,8 +236,19 @@ impl Connector for MysqlConnector {
     type Conn = MysqlConnection;
 
     async fn connect(&self, deadline: Deadline) -> Result<MysqlConnection, DbError> {
+        let opts = match &self.iam {
+            None => self.opts.clone(),
+            Some(iam) => {
+                let credentials = credentials_from(|name| std::env::var(name).ok())?;
+                let token = iam.token(&credentials, SystemTime::now())?;
+                OptsBuilder::from_opts(self.opts.clone())
+                    .pass(Some(token.expose_secret()))
+                    .enable_cleartext_plugin(true)
+                    .into()
+            }
+        };
         let conn = deadline
-            .run(self.connect_timeout, Conn::new(self.opts.clone()))
+            .run(self.connect_timeout, Conn::new(opts))
             .await
             .map_err(|elapsed| match elapsed {
                 Elapsed::Deadline => DbError::DeadlineExceeded,
@@ -351,10 +411,12 @@ fn is_too_many_connections(err: &mysql_async::Error) -> bool {
 }
 
 fn connect_error(err: mysql_async::Error) -> DbError {
-    if is_too_many_connections(&err) {
-        DbError::TooManyConnections(err.to_string())
-    } else {
-        DbError::Connect(err.to_string())
+    match &err {
+        _ if is_too_many_connections(&err) => DbError::TooManyConnections(err.to_string()),
+        // Access denied (1045): a wrong password, or an IAM token that is stale, forged
+        // or for a user the role may not connect as. Not retryable as it is.
+        mysql_async::Error::Server(e) if e.code == 1045 => DbError::Auth(err.to_string()),
+        _ => DbError::Connect(err.to_string()),
     }
 }
 
@@ -470,6 +532,47 @@ mod tests {
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
+    #[test]
+    fn iam_auth_needs_tls_a_user_a_region_and_no_password() {
+        let iam = |url: &str, region: Option<&str>| {
+            let mut vars = vec![("DATABASE_URL", url), ("DATABASE_IAM_AUTH", "true")];
+            vars.extend(region.map(|r| ("AWS_REGION", r)));
+            MysqlConnector::new(&config(&vars).unwrap()).map(|c| c.iam)
+        };
+        let tls = "mysql://app@proxy.internal:3307/db?require_ssl=true";
+        assert_eq!(
+            iam(tls, Some("eu-west-1")).unwrap(),
+            Some(IamAuth {
+                host: "proxy.internal".into(),
+                port: 3307,
+                user: "app".into(),
+                region: "eu-west-1".into(),
+            })
+        );
+        for (url, region, why) in [
+            (
+                "mysql://app:s3cret@h/db?require_ssl=true",
+                Some("r"),
+                "password",
+            ),
+            ("mysql://app@h/db", Some("r"), "TLS"),
+            ("mysql://h/db?require_ssl=true", Some("r"), "user"),
+            (tls, None, "AWS_REGION"),
+        ] {
+            let err = iam(url, region).unwrap_err();
+            assert!(matches!(err, DbError::Config(_)), "{url}: {err:?}");
+            assert!(err.to_string().contains(why), "{url}: {err}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+        let off = config(&[("DATABASE_URL", "mysql://u:p@h/db")]).unwrap();
+        assert!(MysqlConnector::new(&off).unwrap().iam.is_none());
+        let bad = config(&[
+            ("DATABASE_URL", "mysql://h/db"),
+            ("DATABASE_IAM_AUTH", "yes"),
+        ]);
+        assert!(matches!(bad, Err(DbError::Config(_))));
+    }
+
     /// A CA bundle written to a temporary file.
     fn ca_file(name: &str, contents: &[u8]) -> PathBuf {
         let dir = std::env::temp_dir().join(format!("shared-mysql-test-{}", std::process::id()));
@@ -567,8 +670,13 @@ mod tests {
                 DbError::TooManyConnections(_)
             ));
         }
+        // Access denied: a refused password or IAM token is its own error.
         assert!(matches!(
             connect_error(server_error(1045)),
+            DbError::Auth(_)
+        ));
+        assert!(matches!(
+            connect_error(server_error(1049)), // unknown database
             DbError::Connect(_)
         ));
     }
