@@ -89,9 +89,14 @@ impl IamAuth {
     }
 }
 
-/// The function's own credentials, where Lambda puts them: `AWS_ACCESS_KEY_ID`,
+/// The function's own credentials, where classic Lambda puts them: `AWS_ACCESS_KEY_ID`,
 /// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. Read for each token: cheap, and
 /// right if the environment is ever given new ones.
+///
+/// Not the container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`), which
+/// the AWS functions also read: through the SDK's provider it added 515,241 bytes to
+/// rds-enrich's zip (aws-config and its HTTP client), nine times the signer's cost. An
+/// environment with only that endpoint gets a `DatabaseAuth` error saying so.
 pub fn credentials_from(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, DbError> {
     let get = |name: &str| var(name).filter(|v| !v.is_empty());
     match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
@@ -101,6 +106,12 @@ pub fn credentials_from(var: impl Fn(&str) -> Option<String>) -> Result<Credenti
             get("AWS_SESSION_TOKEN"),
             None,
             "environment",
+        )),
+        _ if get("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some() => Err(DbError::Auth(
+            "IAM authentication signs with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
+             this environment has only the container credentials endpoint, which \
+             rds-enrich does not read (see src/iam_auth.rs)"
+                .into(),
         )),
         _ => Err(DbError::Auth(
             "no AWS credentials in the environment (AWS_ACCESS_KEY_ID, \
@@ -180,5 +191,14 @@ mod tests {
         let err = credentials_from(env(&[("AWS_ACCESS_KEY_ID", "AKID")])).unwrap_err();
         assert!(matches!(err, DbError::Auth(_)), "{err}");
         assert!(!err.to_string().contains("AKID"));
+        let err = credentials_from(env(&[(
+            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
+            "http://127.0.0.1:9999/creds",
+        )]))
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("container credentials endpoint"),
+            "{err}"
+        );
     }
 }
