@@ -38,7 +38,8 @@ fn main() -> Result<()> {
     let out = root.join("target/bench");
     fs::create_dir_all(out.join("logs"))?;
 
-    // `cargo run -p bench -- init` (or `cold`): that experiment alone, printed, no report.
+    // `cargo run -p bench --bin bench -- init` (or `cold`, `profile`): that experiment
+    // alone, printed, no report.
     match std::env::args().nth(1).as_deref() {
         Some("init") => return init::init_times(&root, &services).map(drop),
         Some("cold") => {
@@ -47,7 +48,10 @@ fn main() -> Result<()> {
             println!("chart: target/bench/cold-start.svg");
             return Ok(());
         }
-        Some(other) => return Err(format!("unknown experiment {other:?}: init or cold").into()),
+        Some("profile") => return profile::profile_cost(&root, &services, &out).map(drop),
+        Some(other) => {
+            return Err(format!("unknown experiment {other:?}: init, cold or profile").into())
+        }
         None => {}
     }
 

@@ -3,7 +3,6 @@
 use super::Report;
 use crate::experiments::burst::{Contrast, REPEATS};
 use crate::experiments::init::COLD_STARTS;
-use crate::experiments::profile::{PROFILE_BLOCKS, PROFILE_BLOCK_SIZE};
 use crate::experiments::reconnect::RECONNECTS;
 use crate::experiments::sizes::fmt_opt;
 use crate::experiments::{idle_ping, managed_instances};
@@ -285,43 +284,9 @@ impl Report {
         for l in crate::experiments::cold_start::markdown(&self.cold) {
             line(l);
         }
-        line(format!(
-            "## What the size profile costs ({} warm invocations each, alternating blocks of {})",
-            PROFILE_BLOCKS * PROFILE_BLOCK_SIZE,
-            PROFILE_BLOCK_SIZE
-        ));
-        line(String::new());
-        line(
-            "This repo's build (`opt-level = \"z\"`, fat LTO) against cargo-lambda's default \
-             build of the same code (`opt-level = 3`, thin LTO and the settings cargo-lambda \
-             injects; see the zip sizes below), one container each, invoked one at a time. \
-             CPU is the time the function process's threads ran per invocation \
-             (nanoseconds, from /proc/<pid>/task/*/schedstat)."
-                .into(),
-        );
-        line(String::new());
-        line("| function | workload | handler p50: this repo / default (ms) | handler mean (ms) | CPU per invocation (ms) | CPU cost of the size profile: median (lowest, highest block pair) | zip (bytes) |".into());
-        line("| --- | --- | ---: | ---: | ---: | ---: | ---: |".into());
-        for r in &self.profile {
-            let (low, median, high) = r.cpu_cost_range();
-            line(format!(
-                "| {} | {} | {:.3} / {:.3} | {:.3} / {:.3} | {:.3} / {:.3} | {:+.1} % ({:+.1} %, {:+.1} %) | {} / {} |",
-                r.function,
-                r.workload,
-                r.this_repo.p50_ms,
-                r.cargo_lambda_default.p50_ms,
-                r.this_repo.mean_ms,
-                r.cargo_lambda_default.mean_ms,
-                r.cpu_ms_per_invocation_this_repo,
-                r.cpu_ms_per_invocation_cargo_lambda_default,
-                median * 100.0,
-                low * 100.0,
-                high * 100.0,
-                r.zip_bytes_this_repo,
-                r.zip_bytes_cargo_lambda_default
-            ));
+        for l in crate::experiments::profile::markdown(&self.profile) {
+            line(l);
         }
-        line(String::new());
         line("## Zip sizes (bytes)".into());
         line(String::new());
         line(
