@@ -1,7 +1,7 @@
 # Set-up on a fresh machine is two commands: `make zip` and `make test`.
 # Each installs what it needs (cargo-lambda from PyPI, binutils from Debian).
 
-.PHONY: zip test lint e2e bench services services-down clean
+.PHONY: zip test lint e2e bench deploy services services-down clean
 
 ## Build every function as target/lambda/<function>/bootstrap.zip and print their sizes.
 zip:
@@ -11,8 +11,10 @@ zip:
 test:
 	cargo test --workspace
 
-## Formatting and lints, as CI checks them (each feature group on its own too).
+## Formatting and lints, as CI checks them (each feature group on its own too), and
+## cfn-lint on template.yaml (offline: it runs the SAM transform itself).
 lint:
+	scripts/template-tools lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy -p functions --no-default-features --features rds -- -D warnings
@@ -29,8 +31,13 @@ services-down:
 ## End-to-end: the zipped functions against the local services; stops them even on failure.
 e2e: zip
 	rm -rf target/e2e
+	scripts/template-tools
 	scripts/services up
 	status=0; cargo test -p e2e --features services --no-fail-fast || status=$$?; scripts/services down; exit $$status
+
+## Deploy template.yaml with the zips: `sam deploy --guided` (needs an AWS account).
+deploy: zip
+	scripts/template-tools deploy
 
 ## The article's experiment and the costs behind it: docs/benchmarks.md, .json and charts.
 bench:
