@@ -89,6 +89,13 @@ impl FakeRuntime {
     }
 }
 
+impl FakeRuntime {
+    /// Forgets the script: later requests are held and reported nowhere.
+    pub fn disarm(&self) {
+        *self.script.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+}
+
 /// The event for this `/next`, if a script is armed and has one left (reporting the poll).
 fn next_event(script: &Script, at: Instant) -> Option<String> {
     let mut script = script.lock().unwrap_or_else(|p| p.into_inner());
