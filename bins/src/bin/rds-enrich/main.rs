@@ -6,6 +6,7 @@
 //! at once: 1 on classic Lambda, up to `AWS_LAMBDA_MAX_CONCURRENCY` (or `DB_MAX_CONNECTIONS`)
 //! on Managed Instances, so no invocation waits for another's query. Kept, not trusted
 //! blindly: a connection that idled long is pinged before use (`LazyConnection`).
+//! With `DATABASE_IAM_AUTH=true`, each new connection logs in with a fresh IAM token.
 
 use std::sync::Arc;
 
