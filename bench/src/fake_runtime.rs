@@ -87,9 +87,7 @@ impl FakeRuntime {
         });
         rx
     }
-}
 
-impl FakeRuntime {
     /// Forgets the script: later requests are held and reported nowhere.
     pub fn disarm(&self) {
         *self.script.lock().unwrap_or_else(|p| p.into_inner()) = None;

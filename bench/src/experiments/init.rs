@@ -34,22 +34,17 @@ pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow
     let bundle = SYSTEM_BUNDLES.into_iter().find(|b| Path::new(b).exists());
     with_bundle.extend(bundle.map(|b| ("SSL_CERT_FILE", b)));
     let mut rows = Vec::new();
-    let runs = [
+    let mut runs = vec![
         ("hello-floor", "hello-floor", &env),
         ("rds-enrich-naive", "rds-enrich-naive", &env),
         ("rds-enrich", "rds-enrich", &env),
         ("decrypt-env", "decrypt-env", &env),
         ("s3-get-object", "s3-get-object", &env),
-        (
-            "s3-get-object, SSL_CERT_FILE = the system bundle",
-            "s3-get-object",
-            &with_bundle,
-        ),
     ];
-    let runs: Vec<_> = runs
-        .into_iter()
-        .filter(|(label, _, _)| bundle.is_some() || !label.contains("bundle"))
-        .collect();
+    if bundle.is_some() {
+        let label = "s3-get-object, SSL_CERT_FILE = the system bundle";
+        runs.push((label, "s3-get-object", &with_bundle));
+    }
     // Round robin: one cold start of each in turn, so that a noisy moment on the machine
     // falls on every function alike and the ratios to the floor hold.
     let mut samples = vec![Vec::with_capacity(COLD_STARTS); runs.len()];
