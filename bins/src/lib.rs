@@ -109,12 +109,13 @@ const REGISTRATION_LIMIT: std::time::Duration = std::time::Duration::from_secs(1
 /// Runs `hook` when Lambda sends SIGTERM, then exits.
 ///
 /// Lambda sends SIGTERM before reclaiming a container only to functions with an extension,
-/// so this registers a no-op internal one, as `lambda_runtime::spawn_graceful_shutdown_handler`
-/// does. Unlike that helper, a failed or slow registration is logged instead of panicking
-/// (a panic aborts the process), and SIGTERM is only caught once the extension is there:
-/// otherwise the signal would be swallowed for the life of the process. On SIGTERM the
-/// invocations in flight finish and post their responses first (`in_flight`), all within
-/// Lambda's shutdown window. Call it before the runtime starts: extensions register in init.
+/// so this registers a no-op internal one (`ShutdownExtension`), as
+/// `lambda_runtime::spawn_graceful_shutdown_handler` does. Unlike that helper, a failed or
+/// slow registration is logged instead of panicking (a panic aborts the process), and
+/// SIGTERM is only caught once the extension is there: otherwise the signal would be
+/// swallowed for the life of the process. On SIGTERM the invocations in flight finish and
+/// post their responses first (`in_flight`), all within Lambda's shutdown window. Call it
+/// before the runtime starts: extensions register in init.
 #[cfg(feature = "rds")]
 pub async fn on_sigterm<F, Fut>(in_flight: InFlight, hook: F)
 where
@@ -124,11 +125,8 @@ where
     use tokio::signal::unix::{signal, SignalKind};
     use tokio::time::timeout;
 
-    let registration = lambda_extension::Extension::new()
-        .with_events(&[]) // no events: it only makes Lambda send SIGTERM
-        .with_extension_name("_graceful-shutdown")
-        .register();
-    let extension = match timeout(REGISTRATION_LIMIT, registration).await {
+    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
+    let extension = match timeout(REGISTRATION_LIMIT, ShutdownExtension::register(&api)).await {
         Ok(Ok(extension)) => extension,
         Ok(Err(err)) => {
             return tracing::warn!(error = %err, "extension not registered; shutdown hook disabled")
@@ -143,8 +141,7 @@ where
             return tracing::warn!(error = %err, "no SIGTERM handler; shutdown hook disabled")
         }
     };
-    // The extension's event loop long-polls and is never woken: it costs nothing.
-    tokio::spawn(extension.run());
+    tokio::spawn(extension.wait());
     tokio::spawn(async move {
         if sigterm.recv().await.is_some() {
             tracing::info!(in_flight = in_flight.count(), "SIGTERM: shutting down");
@@ -158,6 +155,89 @@ where
             std::process::exit(0);
         }
     });
+}
+
+/// An internal extension subscribed to no events: it exists only so that Lambda sends the
+/// process SIGTERM before shutting it down.
+///
+/// Not `lambda_extension::Extension`: it opens one connection to register and another to
+/// wait for events, parses the registration's JSON, and its default features link
+/// `tracing-subscriber`'s `EnvFilter` and a regex engine (156 KB of rds-enrich's zip). This
+/// sends the same two requests with `hyper`, which `lambda_runtime` already links, over one
+/// connection, and reads only the header it needs.
+#[cfg(feature = "rds")]
+struct ShutdownExtension {
+    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
+    host: String,
+    prefix: String,
+    id: String,
+}
+
+#[cfg(feature = "rds")]
+impl ShutdownExtension {
+    const NAME: &'static str = "_graceful-shutdown";
+
+    /// `api`: `AWS_LAMBDA_RUNTIME_API`, `host:port` as Lambda sets it (emulators may add
+    /// `http://` and a base path).
+    async fn register(api: &str) -> Result<Self, lambda_runtime::Error> {
+        use http_body_util::BodyExt;
+
+        let base: http::Uri = match api.contains("://") {
+            true => api.parse()?,
+            false => format!("http://{api}").parse()?,
+        };
+        let host = match (base.scheme_str(), base.authority()) {
+            (Some("http"), Some(host)) => host.as_str().to_owned(),
+            _ => return Err(format!("AWS_LAMBDA_RUNTIME_API is not host:port: {api:?}").into()),
+        };
+        let prefix = base.path().trim_end_matches('/').to_owned();
+        let stream = tokio::net::TcpStream::connect(&host).await?;
+        let io = hyper_util::rt::TokioIo::new(stream);
+        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
+        // Runs the connection for the life of the process (it ends with the process).
+        tokio::spawn(connection);
+        let request = http::Request::post(format!("{prefix}/2020-01-01/extension/register"))
+            .header(http::header::HOST, &host)
+            .header("Lambda-Extension-Name", Self::NAME)
+            .header(http::header::CONTENT_TYPE, "application/json")
+            .body(r#"{"events":[]}"#.into())?;
+        let response = sender.send_request(request).await?;
+        let status = response.status();
+        let id = response
+            .headers()
+            .get("Lambda-Extension-Identifier")
+            .and_then(|id| id.to_str().ok())
+            .map(str::to_owned);
+        // Read to the end: the connection then takes the event poll.
+        response.into_body().collect().await?;
+        match id {
+            Some(id) if status.is_success() => Ok(Self {
+                sender,
+                host,
+                prefix,
+                id,
+            }),
+            _ => Err(format!("registration answered {status} without an identifier").into()),
+        }
+    }
+
+    /// Tells Lambda this extension's init is done (its first `/event/next`) and waits: with
+    /// no events subscribed, no event ever comes.
+    async fn wait(mut self) {
+        let request =
+            http::Request::get(format!("{}/2020-01-01/extension/event/next", self.prefix))
+                .header(http::header::HOST, self.host)
+                .header("Lambda-Extension-Identifier", self.id)
+                .body(Default::default());
+        let result = match (self.sender.ready().await, request) {
+            (Ok(()), Ok(request)) => self.sender.send_request(request).await.map(drop),
+            (Err(err), _) => Err(err),
+            (_, Err(err)) => return tracing::warn!(error = %err, "event request not built"),
+        };
+        if let Err(err) = result {
+            tracing::warn!(error = %err, "extension event poll ended");
+        }
+    }
 }
 
 /// Counts the invocations in flight, from the event received to the response posted, so
@@ -262,5 +342,119 @@ pub fn diagnostic<E: ErrorKind + std::fmt::Display>(err: E) -> Diagnostic {
     Diagnostic {
         error_type: err.kind().into(),
         error_message: err.to_string(),
+    }
+}
+
+#[cfg(all(test, feature = "rds"))]
+mod shutdown_extension_tests {
+    use super::ShutdownExtension;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::sync::mpsc::{channel, Receiver};
+    use std::time::Duration;
+
+    /// A Runtime API on 127.0.0.1 that answers registrations with `answer` and reports each
+    /// request as (connection number, request line, extension identifier header).
+    fn runtime_api(answer: &'static str) -> (String, Receiver<(usize, String, Option<String>)>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        let (tx, rx) = channel();
+        std::thread::spawn(move || {
+            for (connection, stream) in listener.incoming().flatten().enumerate().take(4) {
+                let tx = tx.clone();
+                std::thread::spawn(move || {
+                    let mut writer = stream.try_clone().unwrap();
+                    let mut reader = BufReader::new(stream);
+                    loop {
+                        let mut line = String::new();
+                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+                            return;
+                        }
+                        let (mut id, mut length) = (None, 0);
+                        loop {
+                            let mut header = String::new();
+                            reader.read_line(&mut header).unwrap();
+                            if header == "\r\n" {
+                                break;
+                            }
+                            let (name, value) = header.split_once(':').unwrap();
+                            let value = value.trim().to_string();
+                            match name.to_ascii_lowercase().as_str() {
+                                "lambda-extension-identifier" => id = Some(value),
+                                "content-length" => length = value.parse().unwrap(),
+                                _ => {}
+                            }
+                        }
+                        let mut body = vec![0; length];
+                        std::io::Read::read_exact(&mut reader, &mut body).unwrap();
+                        let register = line.contains("/extension/register");
+                        let _ = tx.send((connection, line.trim().to_string(), id));
+                        if register {
+                            writer.write_all(answer.as_bytes()).unwrap();
+                        } // else: /event/next, held as Lambda holds it
+                    }
+                });
+            }
+        });
+        (api, rx)
+    }
+
+    const REGISTERED: &str = "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-1\r\n\
+        Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"functionName\":1}";
+
+    // Multi-thread: the event poll runs on a worker while this thread waits for requests.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn registers_and_waits_for_events_over_one_connection() {
+        let (api, requests) = runtime_api(REGISTERED);
+        let extension = ShutdownExtension::register(&api).await.unwrap();
+        tokio::spawn(extension.wait());
+        let timeout = Duration::from_secs(5);
+        let (first, register, _) = requests.recv_timeout(timeout).unwrap();
+        assert_eq!(register, "POST /2020-01-01/extension/register HTTP/1.1");
+        let (second, next, id) = requests.recv_timeout(timeout).unwrap();
+        assert_eq!(next, "GET /2020-01-01/extension/event/next HTTP/1.1");
+        assert_eq!(id.as_deref(), Some("ext-1"));
+        assert_eq!(first, second, "the event poll opened a second connection");
+    }
+
+    #[tokio::test]
+    async fn a_refused_or_anonymous_registration_is_an_error() {
+        let (api, _requests) = runtime_api("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        let err = ShutdownExtension::register(&api).await.err().unwrap();
+        assert!(err.to_string().contains("403"), "{err}");
+        let (api, _requests) = runtime_api("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let err = ShutdownExtension::register(&api).await.err().unwrap();
+        assert!(err.to_string().contains("without an identifier"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_runtime_api_variable_without_a_host_is_an_error_not_a_panic() {
+        for api in [
+            "",
+            "/2018-06-01",
+            "not a host",
+            "http://",
+            "https://127.0.0.1:1",
+        ] {
+            assert!(ShutdownExtension::register(api).await.is_err(), "{api:?}");
+        }
+    }
+
+    // What emulators set: a scheme and a base path (cargo lambda: `/.rt/<function>`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+    async fn a_base_path_prefixes_both_requests() {
+        let (api, requests) = runtime_api(REGISTERED);
+        let extension = ShutdownExtension::register(&format!("http://{api}/.rt/f/"))
+            .await
+            .unwrap();
+        tokio::spawn(extension.wait());
+        let timeout = Duration::from_secs(5);
+        let (_, register, _) = requests.recv_timeout(timeout).unwrap();
+        assert_eq!(
+            register,
+            "POST /.rt/f/2020-01-01/extension/register HTTP/1.1"
+        );
+        let (_, next, _) = requests.recv_timeout(timeout).unwrap();
+        assert_eq!(next, "GET /.rt/f/2020-01-01/extension/event/next HTTP/1.1");
     }
 }
