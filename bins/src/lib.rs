@@ -29,8 +29,10 @@ pub fn start<F: Future<Output = Result<(), lambda_runtime::Error>>>(
     main: F,
 ) -> Result<(), lambda_runtime::Error> {
     let concurrency = max_concurrency();
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let workers = concurrency.min(cpus);
+    // vCPUs are only counted when they matter: counting reads cgroup files, in init.
+    let cpus =
+        (concurrency > 1).then(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let workers = cpus.map_or(1, |cpus| concurrency.min(cpus));
     let runtime = if workers > 1 {
         tokio::runtime::Builder::new_multi_thread()
             .worker_threads(workers)
