@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Prints each function's zip size, unzipped size, highest GLIBC symbol version and the
-sha256 of its zip and of the bootstrap in it (the zip also records file times), and fails if a zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's
-(2.34), or grows past its size budget. Writes the figures to <dir>/sizes.json."""
+sha256 of its zip and of the bootstrap in it (the zip also records file times), and fails if a
+zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's (2.34) or a
+shared library beyond glibc's core, or grows past its size budget. Writes the figures to
+<dir>/sizes.json."""
 
 import hashlib
 import json
@@ -13,6 +15,9 @@ import zipfile
 from pathlib import Path
 
 MAX_GLIBC = (2, 34)  # provided.al2023
+# The shared libraries a bootstrap may need: every other one is mapped and relocated at each
+# cold start (libm.so, needed for `pow` alone, was 0.18 ms of init: see `pow` in bins/src/lib.rs).
+ALLOWED_LIBRARIES = {"libc.so.6", "libpthread.so.0", "libdl.so.2", "ld-linux-x86-64.so.2"}
 # Size budgets (bytes of the zip): a regression guard, with headroom over what we measure.
 BUDGET = {
     # +58 KB for RDS IAM authentication (the SigV4 presigner) took them past 1.9 MB.
@@ -29,6 +34,11 @@ def glibc_needed(binary: Path) -> tuple[int, ...]:
     return max(versions, default=(0,))
 
 
+def libraries_needed(binary: Path) -> list[str]:
+    out = subprocess.run(["objdump", "-p", str(binary)], check=True, capture_output=True, text=True).stdout
+    return re.findall(r"^\s*NEEDED\s+(\S+)", out, re.MULTILINE)
+
+
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "target/lambda")
     zips = sorted(root.glob("*/bootstrap.zip"))
@@ -43,17 +53,22 @@ def main() -> int:
             with tempfile.TemporaryDirectory() as tmp:
                 archive.extract("bootstrap", tmp)
                 glibc = glibc_needed(Path(tmp) / "bootstrap")
+                libraries = libraries_needed(Path(tmp) / "bootstrap")
                 bootstrap_sha = hashlib.sha256((Path(tmp) / "bootstrap").read_bytes()).hexdigest()
         names = [e.filename for e in entries]
         if names != ["bootstrap"]:
             problems.append(f"{name}: zip holds {names}, expected only bootstrap")
         if glibc > MAX_GLIBC:
             problems.append(f"{name}: needs GLIBC_{'.'.join(map(str, glibc))} > 2.34")
+        extra = sorted(set(libraries) - ALLOWED_LIBRARIES)
+        if extra:
+            problems.append(f"{name}: needs {', '.join(extra)} (loaded at every cold start)")
         size = z.stat().st_size
         if name in BUDGET and size > BUDGET[name]:
             problems.append(f"{name}: zip is {size} bytes, over its budget of {BUDGET[name]}")
         rows.append({"function": name, "zip_bytes": size, "unzipped_bytes": unzipped,
                      "glibc": "GLIBC_" + ".".join(map(str, glibc)),
+                     "libraries": libraries,
                      "zip_sha256": hashlib.sha256(z.read_bytes()).hexdigest(),
                      "bootstrap_sha256": bootstrap_sha})
 
