@@ -361,6 +361,28 @@ pub fn diagnostic<E: ErrorKind + std::fmt::Display>(err: E) -> Diagnostic {
     }
 }
 
+#[cfg(test)]
+mod pow_tests {
+    /// Against CPython's (the platform libm's) results; exact where the result is.
+    #[test]
+    fn pow_gives_the_platform_results() {
+        for (x, y, expected) in [
+            (2.0, 10.0, 1024.0),
+            (0.9, 3.5, 0.6915901242788246),
+            (2.0, 0.5, std::f64::consts::SQRT_2),
+            (10.0, -3.0, 0.001),
+            (7.0, 0.0, 1.0),
+        ] {
+            let got = super::pow(x, y);
+            assert!(
+                (got - expected).abs() <= f64::EPSILON * expected,
+                "pow({x}, {y}) = {got}"
+            );
+        }
+        assert!(super::pow(-8.0, 1.0 / 3.0).is_nan());
+    }
+}
+
 #[cfg(all(test, feature = "rds"))]
 mod shutdown_extension_tests {
     use super::ShutdownExtension;
