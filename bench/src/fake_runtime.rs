@@ -53,10 +53,13 @@ impl FakeRuntime {
         let waiter: Waiter = Arc::new(Mutex::new(None));
         let script: Script = Arc::new(Mutex::new(None));
         let (shared, scripted) = (waiter.clone(), script.clone());
+        // Each connection is served by a thread started before it arrived: starting one
+        // takes tens of microseconds, which would count in the init times measured.
         thread::spawn(move || {
+            let mut spare = spare_server(&shared, &scripted);
             for stream in listener.incoming().flatten() {
-                let (waiter, script) = (shared.clone(), scripted.clone());
-                thread::spawn(move || serve(stream, waiter, script));
+                let _ = spare.send(stream);
+                spare = spare_server(&shared, &scripted);
             }
         });
         Ok(Self {
@@ -122,6 +125,18 @@ fn invocation_response(event: &str) -> String {
          Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{event}",
         event.len()
     )
+}
+
+/// A thread waiting to serve the next connection.
+fn spare_server(waiter: &Waiter, script: &Script) -> Sender<TcpStream> {
+    let (tx, rx) = channel::<TcpStream>();
+    let (waiter, script) = (waiter.clone(), script.clone());
+    thread::spawn(move || {
+        if let Ok(stream) = rx.recv() {
+            serve(stream, waiter, script);
+        }
+    });
+    tx
 }
 
 /// Serves one keep-alive connection until the client goes away.
