@@ -250,11 +250,8 @@ impl Connector for MysqlConnector {
         let conn = deadline
             .run(self.connect_timeout, Conn::new(opts))
             .await
-            .map_err(|elapsed| match elapsed {
-                Elapsed::Deadline => DbError::DeadlineExceeded,
-                Elapsed::Timeout(t) => DbError::ConnectTimeout {
-                    timeout_ms: millis(t),
-                },
+            .map_err(|elapsed| {
+                stopped(elapsed, |timeout_ms| DbError::ConnectTimeout { timeout_ms })
             })?
             .map_err(connect_error)?;
         Ok(MysqlConnection {
@@ -263,6 +260,15 @@ impl Connector for MysqlConnector {
             query_timeout: self.query_timeout,
             ping_timeout: self.ping_timeout,
         })
+    }
+}
+
+/// The error for a call that `elapsed` stopped: the invocation's deadline, or the call's
+/// own timeout (`on_timeout` gets it in milliseconds).
+fn stopped(elapsed: Elapsed, on_timeout: impl FnOnce(u64) -> DbError) -> DbError {
+    match elapsed {
+        Elapsed::Deadline => DbError::DeadlineExceeded,
+        Elapsed::Timeout(t) => on_timeout(millis(t)),
     }
 }
 
@@ -298,12 +304,7 @@ impl NameLookup for MysqlConnection {
         let row = deadline
             .run(timeout, self.conn()?.query_first::<Row, _>(sql))
             .await
-            .map_err(|elapsed| match elapsed {
-                Elapsed::Deadline => DbError::DeadlineExceeded,
-                Elapsed::Timeout(t) => DbError::QueryTimeout {
-                    timeout_ms: millis(t),
-                },
-            })?
+            .map_err(|elapsed| stopped(elapsed, |timeout_ms| DbError::QueryTimeout { timeout_ms }))?
             .map_err(query_error)?;
         row.map(|row| name_from_row(id, row)).transpose()
     }
@@ -312,11 +313,10 @@ impl NameLookup for MysqlConnection {
         deadline
             .run(self.ping_timeout, self.conn()?.ping())
             .await
-            .map_err(|elapsed| match elapsed {
-                Elapsed::Deadline => DbError::DeadlineExceeded,
-                Elapsed::Timeout(t) => {
-                    DbError::ConnectionLost(format!("no answer to a ping within {} ms", millis(t)))
-                }
+            .map_err(|elapsed| {
+                stopped(elapsed, |ms| {
+                    DbError::ConnectionLost(format!("no answer to a ping within {ms} ms"))
+                })
             })?
             .map_err(query_error)
     }
