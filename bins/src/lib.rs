@@ -1,4 +1,5 @@
-//! Wiring shared by the functions' `main.rs` files: logging and Lambda error reports.
+//! Wiring shared by the functions' `main.rs` files: the runtime, logging, the SIGTERM hook and its
+//! extension, Lambda error reports, and `pow` without libm.so.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
