@@ -234,7 +234,8 @@ impl ShutdownExtension {
                 prefix,
                 id,
             }),
-            _ => Err(format!("registration answered {status} without an identifier").into()),
+            Some(_) => Err(format!("registration answered {status}").into()),
+            None => Err(format!("registration answered {status} without an identifier").into()),
         }
     }
 
