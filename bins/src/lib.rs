@@ -125,16 +125,17 @@ const REGISTRATION_LIMIT: std::time::Duration = std::time::Duration::from_secs(1
 
 /// Runs `hook` when Lambda sends SIGTERM, then exits.
 ///
-/// Lambda sends SIGTERM before reclaiming a container only to functions with an extension,
-/// so this registers a no-op internal one (`ShutdownExtension`), as
-/// `lambda_runtime::spawn_graceful_shutdown_handler` does. Unlike that helper, a failed or
-/// slow registration is logged instead of panicking (a panic aborts the process), and
-/// SIGTERM is only caught once the extension is there: otherwise the signal would be
-/// swallowed for the life of the process. On SIGTERM the invocations in flight finish and
-/// post their responses first (`in_flight`), all within Lambda's shutdown window. Call it
-/// before the runtime starts: extensions register in init.
+/// Lambda sends SIGTERM before reclaiming a container only to functions with an extension:
+/// `extension` is a no-op internal one (`ShutdownExtension`), as
+/// `lambda_runtime::spawn_graceful_shutdown_handler` registers. Unlike that helper, a
+/// failed or slow registration is logged instead of panicking (a panic aborts the
+/// process), and SIGTERM is only caught once the extension is there: otherwise the signal
+/// would be swallowed for the life of the process. On SIGTERM the invocations in flight
+/// finish and post their responses first (`in_flight`), all within Lambda's shutdown
+/// window. Await it before the runtime starts: Lambda takes registrations only in init,
+/// before the runtime's first request for work.
 #[cfg(feature = "rds")]
-pub async fn on_sigterm<F, Fut>(in_flight: InFlight, hook: F)
+pub async fn on_sigterm<F, Fut>(extension: ShutdownExtension, in_flight: InFlight, hook: F)
 where
     F: FnOnce() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -142,14 +143,10 @@ where
     use tokio::signal::unix::{signal, SignalKind};
     use tokio::time::timeout;
 
-    let api = std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default();
-    let extension = match timeout(REGISTRATION_LIMIT, ShutdownExtension::register(&api)).await {
-        Ok(Ok(extension)) => extension,
-        Ok(Err(err)) => {
+    let poll = match extension.ready().await {
+        Ok(poll) => poll,
+        Err(err) => {
             return tracing::warn!(error = %err, "extension not registered; shutdown hook disabled")
-        }
-        Err(_) => {
-            return tracing::warn!("extension registration timed out; shutdown hook disabled")
         }
     };
     let mut sigterm = match signal(SignalKind::terminate()) {
@@ -158,8 +155,9 @@ where
             return tracing::warn!(error = %err, "no SIGTERM handler; shutdown hook disabled")
         }
     };
-    tokio::spawn(extension.wait());
     tokio::spawn(async move {
+        // The extension's pending event poll: open for as long as the process lives.
+        let _poll = poll;
         if sigterm.recv().await.is_some() {
             tracing::info!(in_flight = in_flight.count(), "SIGTERM: shutting down");
             if timeout(DRAIN_LIMIT, in_flight.wait_idle()).await.is_err() {
@@ -177,83 +175,196 @@ where
 /// An internal extension subscribed to no events: it exists only so that Lambda sends the
 /// process SIGTERM before shutting it down.
 ///
-/// Not `lambda_extension::Extension`: it opens one connection to register and another to
-/// wait for events, parses the registration's JSON, and its default features link
-/// `tracing-subscriber`'s `EnvFilter` and a regex engine (156 KB of rds-enrich's zip). This
-/// sends the same two requests with `hyper`, which `lambda_runtime` already links, over one
-/// connection, and reads only the header it needs.
+/// Registering is a round trip to Lambda's Runtime API. `register` sends the request
+/// first thing in `main` and returns at once; the rest of init (the runtime, the logs,
+/// the configuration) runs while Lambda answers, and `ready` reads the answer, which has
+/// usually arrived by then. `ready` then sends the extension's first event poll, which
+/// tells Lambda its init is done, on the same connection, and leaves it pending: with no
+/// events subscribed, no answer ever comes.
+///
+/// Written here, with a plain socket and `httparse` (which `hyper` already links), not
+/// with the `lambda-extension` crate: that client is async, so it could only send once the
+/// tokio runtime is up, and then waits for the answer; it panics on a malformed
+/// `AWS_LAMBDA_RUNTIME_API`, and its default features link `tracing-subscriber`'s
+/// `EnvFilter` and a regex engine (156 KB of rds-enrich's zip).
 #[cfg(feature = "rds")]
-struct ShutdownExtension {
-    sender: hyper::client::conn::http1::SendRequest<http_body_util::Full<bytes::Bytes>>,
-    host: String,
-    prefix: String,
-    id: String,
+pub struct ShutdownExtension(Result<Registering, String>);
+
+#[cfg(feature = "rds")]
+struct Registering {
+    api: RuntimeApi,
+    stream: std::net::TcpStream,
+    sent: std::time::Instant,
 }
 
 #[cfg(feature = "rds")]
 impl ShutdownExtension {
     const NAME: &'static str = "_graceful-shutdown";
 
-    /// `api`: `AWS_LAMBDA_RUNTIME_API`, `host:port` as Lambda sets it (emulators may add
-    /// `http://` and a base path).
-    async fn register(api: &str) -> Result<Self, lambda_runtime::Error> {
-        use http_body_util::BodyExt;
+    /// Sends the registration to the Runtime API that `AWS_LAMBDA_RUNTIME_API` names.
+    pub fn register() -> Self {
+        Self::register_with(&std::env::var("AWS_LAMBDA_RUNTIME_API").unwrap_or_default())
+    }
 
+    /// `api`: `host:port` as Lambda sets it (emulators may add `http://` and a base path).
+    fn register_with(api: &str) -> Self {
+        Self(RuntimeApi::parse(api).and_then(|api| {
+            let body = r#"{"events":[]}"#;
+            let request = format!(
+                "POST {}/2020-01-01/extension/register HTTP/1.1\r\nHost: {}\r\n\
+                 Lambda-Extension-Name: {}\r\nContent-Type: application/json\r\n\
+                 Content-Length: {}\r\n\r\n{body}",
+                api.prefix,
+                api.host,
+                Self::NAME,
+                body.len()
+            );
+            let sent = std::time::Instant::now();
+            let stream = api
+                .connect()
+                .and_then(|mut stream| {
+                    std::io::Write::write_all(&mut stream, request.as_bytes())?;
+                    Ok(stream)
+                })
+                .map_err(|err| format!("registration: {err}"))?;
+            Ok(Registering { api, stream, sent })
+        }))
+    }
+
+    /// Reads the registration's answer (waiting for it if need be, up to the limit), then
+    /// sends the first event poll. The connection returned holds that poll.
+    async fn ready(self) -> Result<tokio::net::TcpStream, String> {
+        use tokio::io::AsyncWriteExt;
+        let Registering { api, stream, sent } = self.0?;
+        let io = |err: std::io::Error| format!("registration: {err}");
+        stream.set_nonblocking(true).map_err(io)?;
+        let mut stream = tokio::net::TcpStream::from_std(stream).map_err(io)?;
+        let left = REGISTRATION_LIMIT.saturating_sub(sent.elapsed());
+        let head = read_head(&mut stream);
+        let answer = tokio::time::timeout(left, head)
+            .await
+            .map_err(|_| "registration: no answer in time".to_string())??;
+        let id = match answer.id {
+            Some(id) if (200..300).contains(&answer.status) => id,
+            Some(_) => return Err(format!("registration answered {}", answer.status)),
+            None => {
+                let status = answer.status;
+                return Err(format!(
+                    "registration answered {status} without an identifier"
+                ));
+            }
+        };
+        // Sent behind the registration's answer, whose body is left unread: nothing reads
+        // this connection again. On a new one if the Runtime API closes this one.
+        if answer.closes {
+            let fresh = api.connect().and_then(|fresh| {
+                fresh.set_nonblocking(true)?;
+                tokio::net::TcpStream::from_std(fresh)
+            });
+            stream = fresh.map_err(io)?;
+        }
+        let poll = format!(
+            "GET {}/2020-01-01/extension/event/next HTTP/1.1\r\nHost: {}\r\n\
+             Lambda-Extension-Identifier: {id}\r\n\r\n",
+            api.prefix, api.host
+        );
+        stream.write_all(poll.as_bytes()).await.map_err(io)?;
+        Ok(stream)
+    }
+}
+
+/// Where the Runtime API is, from `AWS_LAMBDA_RUNTIME_API`.
+#[cfg(feature = "rds")]
+struct RuntimeApi {
+    host: String,
+    prefix: String,
+}
+
+#[cfg(feature = "rds")]
+impl RuntimeApi {
+    fn parse(api: &str) -> Result<Self, String> {
+        let not_host = || format!("AWS_LAMBDA_RUNTIME_API is not host:port: {api:?}");
         let base: http::Uri = match api.contains("://") {
-            true => api.parse()?,
-            false => format!("http://{api}").parse()?,
-        };
-        let host = match (base.scheme_str(), base.authority()) {
-            (Some("http"), Some(host)) => host.as_str().to_owned(),
-            _ => return Err(format!("AWS_LAMBDA_RUNTIME_API is not host:port: {api:?}").into()),
-        };
-        let prefix = base.path().trim_end_matches('/').to_owned();
-        let stream = tokio::net::TcpStream::connect(&host).await?;
-        let io = hyper_util::rt::TokioIo::new(stream);
-        let (mut sender, connection) = hyper::client::conn::http1::handshake(io).await?;
-        // Runs the connection for the life of the process (it ends with the process).
-        tokio::spawn(connection);
-        let request = http::Request::post(format!("{prefix}/2020-01-01/extension/register"))
-            .header(http::header::HOST, &host)
-            .header("Lambda-Extension-Name", Self::NAME)
-            .header(http::header::CONTENT_TYPE, "application/json")
-            .body(r#"{"events":[]}"#.into())?;
-        let response = sender.send_request(request).await?;
-        let status = response.status();
-        let id = response
-            .headers()
-            .get("Lambda-Extension-Identifier")
-            .and_then(|id| id.to_str().ok())
-            .map(str::to_owned);
-        // Read to the end: the connection then takes the event poll.
-        response.into_body().collect().await?;
-        match id {
-            Some(id) if status.is_success() => Ok(Self {
-                sender,
-                host,
-                prefix,
-                id,
+            true => api.parse(),
+            false => format!("http://{api}").parse(),
+        }
+        .map_err(|_| not_host())?;
+        match (base.scheme_str(), base.authority()) {
+            (Some("http"), Some(host)) => Ok(Self {
+                host: host.as_str().to_owned(),
+                prefix: base.path().trim_end_matches('/').to_owned(),
             }),
-            Some(_) => Err(format!("registration answered {status}").into()),
-            None => Err(format!("registration answered {status} without an identifier").into()),
+            _ => Err(not_host()),
         }
     }
 
-    /// Tells Lambda this extension's init is done (its first `/event/next`) and waits: with
-    /// no events subscribed, no event ever comes.
-    async fn wait(mut self) {
-        let request =
-            http::Request::get(format!("{}/2020-01-01/extension/event/next", self.prefix))
-                .header(http::header::HOST, self.host)
-                .header("Lambda-Extension-Identifier", self.id)
-                .body(Default::default());
-        let result = match (self.sender.ready().await, request) {
-            (Ok(()), Ok(request)) => self.sender.send_request(request).await.map(drop),
-            (Err(err), _) => Err(err),
-            (_, Err(err)) => return tracing::warn!(error = %err, "event request not built"),
-        };
-        if let Err(err) = result {
-            tracing::warn!(error = %err, "extension event poll ended");
+    /// A connection to the Runtime API: a local address, so connecting is immediate.
+    fn connect(&self) -> std::io::Result<std::net::TcpStream> {
+        use std::net::ToSocketAddrs;
+        let mut last = None;
+        for addr in self.host.to_socket_addrs()? {
+            match std::net::TcpStream::connect_timeout(&addr, REGISTRATION_LIMIT) {
+                Ok(stream) => return Ok(stream),
+                Err(err) => last = Some(err),
+            }
+        }
+        Err(last.unwrap_or_else(|| std::io::Error::other("the host resolves to no address")))
+    }
+}
+
+/// What the registration's answer says, from its status line and headers.
+#[cfg(feature = "rds")]
+struct Answer {
+    status: u16,
+    /// `Lambda-Extension-Identifier`.
+    id: Option<String>,
+    /// The server closes the connection after it (`Connection: close`, or HTTP/1.0).
+    closes: bool,
+}
+
+/// Reads a response's status line and headers.
+#[cfg(feature = "rds")]
+async fn read_head(stream: &mut (impl tokio::io::AsyncRead + Unpin)) -> Result<Answer, String> {
+    use tokio::io::AsyncReadExt;
+    const LIMIT: usize = 16 * 1024;
+    let mut head = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let read = stream
+            .read(&mut chunk)
+            .await
+            .map_err(|err| format!("registration: {err}"))?;
+        if read == 0 {
+            return Err("registration: connection closed before the answer".into());
+        }
+        head.extend_from_slice(&chunk[..read]);
+        let mut headers = [httparse::EMPTY_HEADER; 32];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&head) {
+            Ok(httparse::Status::Complete(_)) => {
+                let header = |name: &str| {
+                    response
+                        .headers
+                        .iter()
+                        .find(|h| h.name.eq_ignore_ascii_case(name))
+                        .and_then(|h| std::str::from_utf8(h.value).ok())
+                };
+                let connection = header("Connection").unwrap_or_default();
+                let closes = match response.version {
+                    Some(1) => connection.eq_ignore_ascii_case("close"),
+                    _ => !connection.eq_ignore_ascii_case("keep-alive"),
+                };
+                return Ok(Answer {
+                    status: response.code.unwrap_or(0),
+                    id: header("Lambda-Extension-Identifier").map(str::to_owned),
+                    closes,
+                });
+            }
+            Ok(httparse::Status::Partial) if head.len() < LIMIT => {}
+            Ok(httparse::Status::Partial) => {
+                return Err("registration: answer headers too long".into())
+            }
+            Err(err) => return Err(format!("registration: unreadable answer: {err}")),
         }
     }
 }
@@ -431,6 +542,9 @@ mod shutdown_extension_tests {
                         let _ = tx.send((connection, line.trim().to_string(), id));
                         if register {
                             writer.write_all(answer.as_bytes()).unwrap();
+                            if answer.contains("Connection: close") {
+                                return; // closes the connection
+                            }
                         } // else: /event/next, held as Lambda holds it
                     }
                 });
@@ -442,12 +556,25 @@ mod shutdown_extension_tests {
     const REGISTERED: &str = "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-1\r\n\
         Content-Type: application/json\r\nContent-Length: 18\r\n\r\n{\"functionName\":1}";
 
-    // Multi-thread: the event poll runs on a worker while this thread waits for requests.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn registers_and_waits_for_events_over_one_connection() {
+    /// What registering against `api` comes to.
+    fn outcome(api: &str) -> Result<(), String> {
+        let extension = ShutdownExtension::register_with(api);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            // Left open, as on_sigterm leaves it, until the test has seen the poll.
+            let poll = extension.ready().await?;
+            std::mem::forget(poll);
+            Ok(())
+        })
+    }
+
+    #[test]
+    fn registers_then_polls_for_events_over_one_connection() {
         let (api, requests) = runtime_api(REGISTERED);
-        let extension = ShutdownExtension::register(&api).await.unwrap();
-        tokio::spawn(extension.wait());
+        assert_eq!(outcome(&api), Ok(()));
         let timeout = Duration::from_secs(5);
         let (first, register, _) = requests.recv_timeout(timeout).unwrap();
         assert_eq!(register, "POST /2020-01-01/extension/register HTTP/1.1");
@@ -457,18 +584,39 @@ mod shutdown_extension_tests {
         assert_eq!(first, second, "the event poll opened a second connection");
     }
 
-    #[tokio::test]
-    async fn a_refused_or_anonymous_registration_is_an_error() {
-        let (api, _requests) = runtime_api("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
-        let err = ShutdownExtension::register(&api).await.err().unwrap();
-        assert!(err.to_string().contains("403"), "{err}");
-        let (api, _requests) = runtime_api("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
-        let err = ShutdownExtension::register(&api).await.err().unwrap();
-        assert!(err.to_string().contains("without an identifier"), "{err}");
+    #[test]
+    fn a_runtime_api_that_closes_the_connection_gets_the_poll_on_a_new_one() {
+        for answer in [
+            "HTTP/1.1 200 OK\r\nLambda-Extension-Identifier: ext-2\r\nConnection: close\r\n\r\n{}",
+            "HTTP/1.0 200 OK\r\nLambda-Extension-Identifier: ext-2\r\nConnection: close\r\n\r\n{}",
+        ] {
+            let (api, requests) = runtime_api(answer);
+            assert_eq!(outcome(&api), Ok(()));
+            let timeout = Duration::from_secs(5);
+            let (first, _, _) = requests.recv_timeout(timeout).unwrap();
+            let (second, next, id) = requests.recv_timeout(timeout).unwrap();
+            assert_eq!(next, "GET /2020-01-01/extension/event/next HTTP/1.1");
+            assert_eq!(id.as_deref(), Some("ext-2"));
+            assert_ne!(first, second, "{answer}");
+        }
     }
 
-    #[tokio::test]
-    async fn a_runtime_api_variable_without_a_host_is_an_error_not_a_panic() {
+    #[test]
+    fn a_refused_or_anonymous_registration_is_an_error() {
+        let (api, _requests) = runtime_api("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+        let err = outcome(&api).unwrap_err();
+        assert!(err.contains("403"), "{err}");
+        let (api, _requests) = runtime_api("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+        let err = outcome(&api).unwrap_err();
+        assert!(err.contains("without an identifier"), "{err}");
+        let (api, _requests) =
+            runtime_api("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nBad Header\r\n\r\n");
+        let err = outcome(&api).unwrap_err();
+        assert!(err.contains("unreadable answer"), "{err}");
+    }
+
+    #[test]
+    fn a_runtime_api_variable_without_a_host_is_an_error_not_a_panic() {
         for api in [
             "",
             "/2018-06-01",
@@ -476,18 +624,28 @@ mod shutdown_extension_tests {
             "http://",
             "https://127.0.0.1:1",
         ] {
-            assert!(ShutdownExtension::register(api).await.is_err(), "{api:?}");
+            assert!(outcome(api).is_err(), "{api:?}");
         }
     }
 
+    /// A Runtime API that accepts the connection and never answers: init goes on without
+    /// the hook after the limit, instead of hanging.
+    #[test]
+    fn a_silent_runtime_api_times_out() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let api = listener.local_addr().unwrap().to_string();
+        let started = std::time::Instant::now();
+        let err = outcome(&api).unwrap_err();
+        assert!(started.elapsed() < Duration::from_secs(3), "{err}");
+        assert!(started.elapsed() >= super::REGISTRATION_LIMIT, "{err}");
+        drop(listener);
+    }
+
     // What emulators set: a scheme and a base path (cargo lambda: `/.rt/<function>`).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
-    async fn a_base_path_prefixes_both_requests() {
+    #[test]
+    fn a_base_path_prefixes_both_requests() {
         let (api, requests) = runtime_api(REGISTERED);
-        let extension = ShutdownExtension::register(&format!("http://{api}/.rt/f/"))
-            .await
-            .unwrap();
-        tokio::spawn(extension.wait());
+        assert_eq!(outcome(&format!("http://{api}/.rt/f/")), Ok(()));
         let timeout = Duration::from_secs(5);
         let (_, register, _) = requests.recv_timeout(timeout).unwrap();
         assert_eq!(

@@ -10,7 +10,9 @@
 
 use std::sync::Arc;
 
-use functions::{diagnostic, max_concurrency, on_sigterm, report, start, InFlight};
+use functions::{
+    diagnostic, max_concurrency, on_sigterm, report, start, InFlight, ShutdownExtension,
+};
 use lambda_runtime::layers::TracingLayer;
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent, Runtime};
 use serde_json::value::RawValue;
@@ -23,6 +25,9 @@ use shared::payload;
 type Db = Arc<ConnectionSlots<MysqlConnector>>;
 
 fn main() -> Result<(), Error> {
+    // First, the extension that makes Lambda send SIGTERM: registering it is a round trip
+    // to Lambda, made on its own thread while the rest of init goes on.
+    let extension = ShutdownExtension::register();
     start(async {
         // Init: read and check the configuration (and the CA file) only; nothing connects
         // yet. A bad configuration is reported by every invocation rather than crashing.
@@ -37,22 +42,23 @@ fn main() -> Result<(), Error> {
 
         // Shutdown: on SIGTERM, let the invocations in flight post their responses, then
         // close every connection so the server frees the slots at once, not at `wait_timeout`.
+        // Waits for the registration: Lambda takes none after the runtime's first `/next`.
         let in_flight = InFlight::default();
-        if let Ok(db) = &db {
-            let db = db.clone();
-            let close = move || async move { db.close_all().await };
-            on_sigterm(in_flight.clone(), close).await;
-        }
-
+        let open = db.clone();
+        let close = move || async move {
+            if let Ok(db) = open {
+                db.close_all().await
+            }
+        };
         let handler = service_fn(move |event| {
             let db = db.clone();
             async move { handler(&db, event).await }
         });
-        Runtime::new(handler)
-            .layer(in_flight)
-            .layer(TracingLayer::new())
-            .run_concurrent()
-            .await
+        let runtime = Runtime::new(handler)
+            .layer(in_flight.clone())
+            .layer(TracingLayer::new());
+        on_sigterm(extension, in_flight, close).await;
+        runtime.run_concurrent().await
     })
 }
 
