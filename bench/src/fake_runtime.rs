@@ -55,7 +55,8 @@ pub struct FakeRuntime {
 pub struct Poll(Receiver<Instant>);
 
 impl Poll {
-    /// When the first `/next` poll arrived, if it did within `limit`.
+    /// When init ended (the first `/next` and every registered extension's poll), if it
+    /// did within `limit`.
     pub fn wait(self, limit: Duration) -> Option<Instant> {
         self.0.recv_timeout(limit).ok()
     }

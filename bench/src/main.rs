@@ -62,7 +62,7 @@ fn main() -> Result<()> {
     let sizes = sizes::zip_sizes(&root)?;
 
     println!(
-        "\n== init time: exec to first /next poll, {} cold starts each",
+        "\n== init time: exec to the end of init, {} cold starts each",
         init::COLD_STARTS
     );
     let init = init::init_times(&root, &services)?;

@@ -1,4 +1,4 @@
-//! The cold invocation, end to end: exec of `bootstrap` → first `/next` (init) → the first
+//! The cold invocation, end to end: exec of `bootstrap` → end of init → the first
 //! invocation's response (which builds what each function keeps: the first connect, the
 //! first KMS call, the first HeadObject's connection), then one warm invocation to compare.
 //! This is what a user's first request sees, less Lambda's own overhead.
@@ -24,7 +24,7 @@ pub(crate) struct ColdRow {
     pub(crate) function: String,
     /// What the first invocation builds.
     pub(crate) first_use: String,
-    /// exec → first `/next`.
+    /// exec → end of init (the first `/next`, and every registered extension's poll).
     pub(crate) init: Summary,
     /// First event handed out → its response.
     pub(crate) first: Summary,
@@ -176,8 +176,8 @@ pub(crate) fn markdown(rows: &[ColdRow]) -> Vec<String> {
     let mut md = vec![
         format!("## The cold invocation, end to end ({COLD_STARTS} cold starts each)"),
         String::new(),
-        "Each cold start: exec of `bootstrap`, its first `/next` (init), the event handed \
-         out at once, its response (the first invocation, which builds what the function \
+        "Each cold start: exec of `bootstrap`, the end of its init (its first `/next`, and \
+         its extension's first poll if it registered one), the event handed out at once, its response (the first invocation, which builds what the function \
          keeps), then a second, warm invocation in the same process. A fake runtime API \
          on 127.0.0.1 (no emulator in the way); MariaDB, moto, and for the TLS rows the \
          same connection behind TLS (MariaDB's own; a TLS front before moto). *Cold total* \

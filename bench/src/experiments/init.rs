@@ -1,4 +1,5 @@
-//! Init time: exec of `bootstrap` to its first `/next` poll, against a fake runtime API.
+//! Init time: exec of `bootstrap` to the end of its init as Lambda counts it (its first
+//! `/next`, and every registered extension's first poll), against a fake runtime API.
 
 use std::path::Path;
 use std::time::{Duration, Instant};

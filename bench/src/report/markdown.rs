@@ -260,9 +260,9 @@ impl Report {
         for l in managed_instances::markdown(&self.managed_instances) {
             line(l);
         }
-        line(format!("## Init time: exec of `bootstrap` to its first `/next` poll ({COLD_STARTS} cold starts each)"));
+        line(format!("## Init time: exec of `bootstrap` to the end of its init ({COLD_STARTS} cold starts each)"));
         line(String::new());
-        line("The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging): what every function pays before its own init.".into());
+        line("Init ends as Lambda counts it: once the runtime has asked for work (its first `/next`) and every extension the process registered has polled for events (rds-enrich's SIGTERM extension); until then the fake runtime API holds the `/next`, as Lambda does. The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging): what every function pays before its own init.".into());
         line(String::new());
         line(
             "| function | min (ms) | p50 (ms) | mean (ms) | max (ms) | p50 × floor | min × floor |"
