@@ -152,7 +152,10 @@ where
     let mut sigterm = match signal(SignalKind::terminate()) {
         Ok(sigterm) => sigterm,
         Err(err) => {
-            return tracing::warn!(error = %err, "no SIGTERM handler; shutdown hook disabled")
+            // The poll stays pending all the same: the extension registered, and a closed
+            // poll is not what Lambda expects of a running one.
+            std::mem::forget(poll);
+            return tracing::warn!(error = %err, "no SIGTERM handler; shutdown hook disabled");
         }
     };
     tokio::spawn(async move {

@@ -26,7 +26,7 @@ type Db = Arc<ConnectionSlots<MysqlConnector>>;
 
 fn main() -> Result<(), Error> {
     // First, the extension that makes Lambda send SIGTERM: registering it is a round trip
-    // to Lambda, made on its own thread while the rest of init goes on.
+    // to Lambda, sent now and answered while the rest of init goes on.
     let extension = ShutdownExtension::register();
     start(async {
         // Init: read and check the configuration (and the CA file) only; nothing connects
@@ -42,11 +42,10 @@ fn main() -> Result<(), Error> {
 
         // Shutdown: on SIGTERM, let the invocations in flight post their responses, then
         // close every connection so the server frees the slots at once, not at `wait_timeout`.
-        // Waits for the registration: Lambda takes none after the runtime's first `/next`.
         let in_flight = InFlight::default();
-        let open = db.clone();
-        let close = move || async move {
-            if let Ok(db) = open {
+        let pool = db.clone();
+        let close = || async move {
+            if let Ok(db) = pool {
                 db.close_all().await
             }
         };
@@ -57,6 +56,7 @@ fn main() -> Result<(), Error> {
         let runtime = Runtime::new(handler)
             .layer(in_flight.clone())
             .layer(TracingLayer::new());
+        // The extension completes its init here, config or not: Lambda waits for its poll.
         on_sigterm(extension, in_flight, close).await;
         runtime.run_concurrent().await
     })
