@@ -240,31 +240,26 @@ impl ShutdownExtension {
         use tokio::io::AsyncWriteExt;
         let Registering { api, stream, sent } = self.0?;
         let io = |err: std::io::Error| format!("registration: {err}");
-        stream.set_nonblocking(true).map_err(io)?;
-        let mut stream = tokio::net::TcpStream::from_std(stream).map_err(io)?;
+        let mut stream = asynchronous(stream).map_err(io)?;
         let left = REGISTRATION_LIMIT.saturating_sub(sent.elapsed());
         let head = read_head(&mut stream);
         let answer = tokio::time::timeout(left, head)
             .await
             .map_err(|_| "registration: no answer in time".to_string())??;
+        let status = answer.status;
         let id = match answer.id {
-            Some(id) if (200..300).contains(&answer.status) => id,
-            Some(_) => return Err(format!("registration answered {}", answer.status)),
+            Some(id) if (200..300).contains(&status) => id,
+            Some(_) => return Err(format!("registration answered {status}")),
             None => {
-                let status = answer.status;
                 return Err(format!(
                     "registration answered {status} without an identifier"
-                ));
+                ))
             }
         };
         // Sent behind the registration's answer, whose body is left unread: nothing reads
         // this connection again. On a new one if the Runtime API closes this one.
         if answer.closes {
-            let fresh = api.connect().and_then(|fresh| {
-                fresh.set_nonblocking(true)?;
-                tokio::net::TcpStream::from_std(fresh)
-            });
-            stream = fresh.map_err(io)?;
+            stream = api.connect().and_then(asynchronous).map_err(io)?;
         }
         let poll = format!(
             "GET {}/2020-01-01/extension/event/next HTTP/1.1\r\nHost: {}\r\n\
@@ -274,6 +269,13 @@ impl ShutdownExtension {
         stream.write_all(poll.as_bytes()).await.map_err(io)?;
         Ok(stream)
     }
+}
+
+/// A connected socket, handed to tokio's reactor.
+#[cfg(feature = "rds")]
+fn asynchronous(stream: std::net::TcpStream) -> std::io::Result<tokio::net::TcpStream> {
+    stream.set_nonblocking(true)?;
+    tokio::net::TcpStream::from_std(stream)
 }
 
 /// Where the Runtime API is, from `AWS_LAMBDA_RUNTIME_API`.
