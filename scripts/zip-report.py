@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Prints each function's zip size, unzipped size, highest GLIBC symbol version and the
 sha256 of its zip and of the bootstrap in it (the zip also records file times), and fails if a
-zip holds anything but `bootstrap`, needs a glibc newer than provided.al2023's (2.34) or a
+zip holds anything but `bootstrap`, is linked otherwise than asked (at a fixed address unless
+BOOTSTRAP_PIE is set: bins/build.rs), needs a glibc newer than provided.al2023's (2.34) or a
 shared library beyond glibc's core, or grows past its size budget. Writes the figures to
 <dir>/sizes.json."""
 
 import hashlib
 import json
+import os
 import re
 import subprocess
 import sys
@@ -35,6 +37,11 @@ def glibc_needed(binary: Path) -> tuple[int, ...]:
     return max(versions, default=(0,))
 
 
+def is_pie(binary: Path) -> bool:
+    """ELF e_type: ET_DYN (3) for a position-independent executable, ET_EXEC (2) otherwise."""
+    return int.from_bytes(binary.read_bytes()[16:18], "little") == 3
+
+
 def libraries_needed(binary: Path) -> list[str]:
     out = subprocess.run(["objdump", "-p", str(binary)], check=True, capture_output=True, text=True).stdout
     return re.findall(r"^\s*NEEDED\s+(\S+)", out, re.MULTILINE)
@@ -43,6 +50,7 @@ def libraries_needed(binary: Path) -> list[str]:
 def main() -> int:
     root = Path(sys.argv[1] if len(sys.argv) > 1 else "target/lambda")
     zips = sorted(root.glob("*/bootstrap.zip"))
+    want_pie = os.environ.get("BOOTSTRAP_PIE", "") not in ("", "0")
     missing = sorted(set(BUDGET) - {z.parent.name for z in zips})
     problems = [f"{name}: no {root}/{name}/bootstrap.zip" for name in missing]
     rows = []
@@ -55,12 +63,17 @@ def main() -> int:
                 archive.extract("bootstrap", tmp)
                 glibc = glibc_needed(Path(tmp) / "bootstrap")
                 libraries = libraries_needed(Path(tmp) / "bootstrap")
+                pie = is_pie(Path(tmp) / "bootstrap")
                 bootstrap_sha = hashlib.sha256((Path(tmp) / "bootstrap").read_bytes()).hexdigest()
         names = [e.filename for e in entries]
         if names != ["bootstrap"]:
             problems.append(f"{name}: zip holds {names}, expected only bootstrap")
         if glibc > MAX_GLIBC:
             problems.append(f"{name}: needs GLIBC_{'.'.join(map(str, glibc))} > 2.34")
+        if name in BUDGET and pie != want_pie:
+            linked = "position-independent" if pie else "at a fixed address"
+            problems.append(f"{name}: bootstrap linked {linked}, but BOOTSTRAP_PIE is "
+                            f"{'set' if want_pie else 'not set'} (bins/build.rs)")
         extra = sorted(set(libraries) - ALLOWED_LIBRARIES)
         if extra:
             problems.append(f"{name}: needs {', '.join(extra)} (loaded at every cold start)")
@@ -69,15 +82,15 @@ def main() -> int:
             problems.append(f"{name}: zip is {size} bytes, over its budget of {BUDGET[name]}")
         rows.append({"function": name, "zip_bytes": size, "unzipped_bytes": unzipped,
                      "glibc": "GLIBC_" + ".".join(map(str, glibc)),
-                     "libraries": libraries,
+                     "libraries": libraries, "pie": pie,
                      "zip_sha256": hashlib.sha256(z.read_bytes()).hexdigest(),
                      "bootstrap_sha256": bootstrap_sha})
 
-    print(f"{'function':<18} {'zip bytes':>10} {'unzipped':>10}  {'max glibc':<12} budget")
+    print(f"{'function':<18} {'zip bytes':>10} {'unzipped':>10}  {'max glibc':<12} {'PIE':<4} budget")
     for r in rows:
         budget = BUDGET.get(r["function"])
         budget_text = f"{budget:,}" if budget else "-"
-        print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} {budget_text}")
+        print(f"{r['function']:<18} {r['zip_bytes']:>10,} {r['unzipped_bytes']:>10,}  {r['glibc']:<12} {'yes' if r['pie'] else 'no':<4} {budget_text}")
     print("\nsha256 (zip, then the bootstrap in it):")
     for r in rows:
         print(f"{r['function']:<18} {r['zip_sha256']}  {r['bootstrap_sha256']}")
