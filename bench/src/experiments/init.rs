@@ -37,6 +37,7 @@ pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow
     let mut rows = Vec::new();
     let mut runs = vec![
         ("hello-floor", "hello-floor", &env),
+        ("hello-floor, no PIE", "hello-floor-no-pie", &env),
         ("hello-floor on start()", "hello-start", &env),
         ("rds-enrich-naive", "rds-enrich-naive", &env),
         ("rds-enrich", "rds-enrich", &env),

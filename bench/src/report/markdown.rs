@@ -262,7 +262,7 @@ impl Report {
         }
         line(format!("## Init time: exec of `bootstrap` to the end of its init ({COLD_STARTS} cold starts each)"));
         line(String::new());
-        line("Init ends as Lambda counts it: once the runtime has asked for work (its first `/next`) and every extension the process registered has polled for events (rds-enrich's SIGTERM extension); until then the fake runtime API holds the `/next`, as Lambda does. The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging): what every function pays before its own init.".into());
+        line("Init ends as Lambda counts it: once the runtime has asked for work (its first `/next`) and every extension the process registered has polled for events (rds-enrich's SIGTERM extension); until then the fake runtime API holds the `/next`, as Lambda does. The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging), linked as the functions are: what every function pays before its own init. The functions' bootstraps are linked at a fixed address, not position-independent (bins/build.rs): the loader has no relocations to apply. hello-floor is position-independent, as Rust builds it by default, and is the reference for every ratio; \"hello-floor, no PIE\" is the same program linked as the functions are.".into());
         line(String::new());
         line(
             "| function | min (ms) | p50 (ms) | mean (ms) | max (ms) | p50 × floor | min × floor |"
@@ -293,7 +293,8 @@ impl Report {
         line("## Zip sizes (bytes)".into());
         line(String::new());
         line(
-            "Same code in each column. This repo builds each group of functions with only its \
+            "Same code in each column (its bins/build.rs included: every column's function \
+             bootstraps are linked at a fixed address). This repo builds each group of functions with only its \
              own features and its size profile. cargo-lambda's default is what \
              `cargo lambda build --release` gives with no profile in Cargo.toml (it injects \
              `opt-level = 3` with thin LTO, one codegen unit, abort and strip), and the plain \
