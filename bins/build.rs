@@ -4,11 +4,13 @@
 //! Why: a position-independent `bootstrap` is relocated by the loader at every cold start:
 //! about 13,000 pointers (vtables, panic locations, string tables, log call sites) written
 //! into 250 KB of its data, which copies some 60 pages. Linked at a fixed address, the linker
-//! writes them once, into the file: init is 0.17 to 0.25 ms shorter (README, Cold start) and
-//! the binary 300 KB smaller. The price: the binary's own code and data are not at a random
-//! address (ASLR); libc, the heap and the stack still are. That is what Go functions on
-//! Lambda have always shipped (`go build` is not PIE by default on linux/amd64). Set
-//! `BOOTSTRAP_PIE=1` for `make zip` to keep PIE; `make zip` checks the zips are what it says.
+//! writes them once, into the file: init is 0.07 to 0.25 ms shorter, depending on the
+//! harness (README, "Linked at a fixed address"), and the binary 300 KB smaller.
+//!
+//! The price: the binary's own code and data are not at a random address (ASLR); libc, the
+//! loader, the heap and the stacks still are. Go functions on Lambda run so by default
+//! (`go build` is not PIE on linux/amd64). `BOOTSTRAP_PIE=1 make zip` keeps PIE; `make zip`
+//! fails if a bootstrap is linked otherwise than asked.
 //!
 //! Only the link changes: the crates are still compiled position-independent, as the target
 //! compiles them (`-C relocation-model=static` would change every crate, and cannot build the
