@@ -20,7 +20,7 @@ use rustls_pki_types::CertificateDer;
 use secrecy::ExposeSecret;
 
 use crate::deadline::{millis, Deadline, Elapsed};
-use crate::enrich::{BadName, Connector, DbError, NameLookup};
+use crate::enrich::{BadName, ConnectionSlots, Connector, DbError, NameLookup};
 use crate::iam_auth::{credentials_from, IamAuth};
 
 const DEFAULT_TABLE: &str = "people";
@@ -69,6 +69,17 @@ impl DbConfig {
     /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`, `DATABASE_IAM_AUTH` (with `AWS_REGION`).
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// The environment's connections, none made yet: `DB_MAX_CONNECTIONS` slots, else
+    /// `default_max` (one per invocation served at once). Checks the URL and CA file now.
+    pub fn connection_slots(
+        &self,
+        default_max: usize,
+    ) -> Result<ConnectionSlots<MysqlConnector>, DbError> {
+        let connector = MysqlConnector::new(self)?;
+        let max = self.max_connections.unwrap_or(default_max);
+        Ok(ConnectionSlots::new(connector, max, self.ping_after_idle))
     }
 
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, DbError> {
@@ -483,6 +494,22 @@ mod tests {
             ("PEOPLE_TABLE", "staff_2"),
         ]);
         assert_eq!(ok.unwrap().table, "staff_2");
+    }
+
+    #[test]
+    fn connection_slots_are_db_max_connections_else_the_default() {
+        let url = ("DATABASE_URL", "mysql://h/db");
+        let slots = |vars: &[(&str, &str)]| config(vars).unwrap().connection_slots(8).unwrap();
+        assert_eq!(slots(&[url]).max(), 8);
+        assert_eq!(slots(&[url, ("DB_MAX_CONNECTIONS", "3")]).max(), 3);
+        assert_eq!(slots(&[url]).open(), 0, "no connection is made in init");
+        let tls = ("DATABASE_URL", "mysql://h/db?require_ssl=true");
+        let no_ca = config(&[tls, ("DATABASE_CA_FILE", "/nonexistent/ca.pem")]).unwrap();
+        let err = no_ca.connection_slots(8).err().map(|e| e.to_string());
+        assert!(
+            err.is_some_and(|e| e.contains("ca.pem")),
+            "the CA file is read in init"
+        );
     }
 
     #[test]

@@ -32,12 +32,8 @@ fn main() -> Result<(), Error> {
         // Init: read and check the configuration (and the CA file) only; nothing connects
         // yet. A bad configuration is reported by every invocation rather than crashing.
         let db: Result<Db, Diagnostic> = DbConfig::from_env()
-            .and_then(|config| {
-                let connector = MysqlConnector::new(&config)?;
-                let max = config.max_connections.unwrap_or_else(max_concurrency);
-                let idle = config.ping_after_idle;
-                Ok(Arc::new(ConnectionSlots::new(connector, max, idle)))
-            })
+            .and_then(|config| config.connection_slots(max_concurrency()))
+            .map(Arc::new)
             .map_err(|err| diagnostic(EnrichError::Database(err)));
 
         // Shutdown: on SIGTERM, let the invocations in flight post their responses, then
