@@ -1,4 +1,4 @@
-//! hello-floor linked at a fixed address (bench/build.rs), as the functions are: the floor
+//! hello-floor linked at a fixed address (bench/build.rs), which the functions are not: the floor
 //! without the loader's relocations.
 
 include!("../hello_floor.rs");
