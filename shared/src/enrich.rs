@@ -91,6 +91,13 @@ impl ErrorKind for EnrichError {
             Self::Database(_) => "DatabaseUnavailable",
         }
     }
+
+    fn message_is_public(&self) -> bool {
+        matches!(
+            self,
+            Self::InvalidPayload(_) | Self::NotFound(_) | Self::Database(DbError::DeadlineExceeded)
+        )
+    }
 }
 
 /// Makes a new database connection (the expensive part: TCP, TLS, authentication).
@@ -130,6 +137,8 @@ pub struct LazyConnection<C: Connector> {
     conn: Option<C::Conn>,
     last_answer: Option<LastAnswer>,
     ping_after_idle: Duration,
+    /// Shut down: no connection is made again.
+    shut: bool,
 }
 
 /// When the kept connection last answered, on two clocks: the monotonic one may or may not
@@ -155,6 +164,7 @@ impl<C: Connector> LazyConnection<C> {
             conn: None,
             last_answer: None,
             ping_after_idle: DEFAULT_PING_AFTER_IDLE,
+            shut: false,
         }
     }
 
@@ -173,6 +183,9 @@ impl<C: Connector> LazyConnection<C> {
         id: u64,
         deadline: Deadline,
     ) -> Result<Option<String>, DbError> {
+        if self.shut {
+            return Err(DbError::ConnectionLost("shutting down".into()));
+        }
         // A kept connection may have died while the container was frozen: allow one retry.
         let mut may_retry = self.conn.is_some();
         if let (Some(conn), Some(last)) = (self.conn.as_mut(), self.last_answer) {
@@ -212,13 +225,19 @@ impl<C: Connector> LazyConnection<C> {
         }
     }
 
-    /// Closes the kept connection, if any (on shutdown, or after each naive invocation).
+    /// Closes the kept connection, if any (after each naive invocation).
     pub async fn close(&mut self) {
         if let Some(conn) = self.conn.take() {
             if let Err(err) = conn.close().await {
                 warn!(error = %err, "closing the database connection failed");
             }
         }
+    }
+
+    /// Closes the kept connection for good (on shutdown): none is made afterwards.
+    pub async fn shut_down(&mut self) {
+        self.shut = true;
+        self.close().await;
     }
 }
 
@@ -301,12 +320,16 @@ impl<C: Connector> ConnectionSlots<C> {
         Err(DbError::ConnectionLost("shutting down".into()))
     }
 
-    /// Closes every connection, each once its invocation is done with it (on SIGTERM).
+    /// Closes every connection for good (on SIGTERM): the idle ones at once, each busy one
+    /// as soon as its invocation is done with it. No slot is handed out afterwards, and one
+    /// taken just before (a permit already held) cannot connect again.
     pub async fn close_all(&self) {
         self.free.close();
-        for slot in &self.slots {
-            slot.lock().await.close().await;
-        }
+        let each = self
+            .slots
+            .iter()
+            .map(|slot| async move { slot.lock().await.shut_down().await });
+        futures_util::future::join_all(each).await;
     }
 }
 
@@ -886,6 +909,7 @@ mod tests {
         made: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         busy: std::sync::Arc<std::sync::atomic::AtomicUsize>,
         peak: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+        closed: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     }
 
     impl Connector for TimedDb {
@@ -909,6 +933,8 @@ mod tests {
             Ok(())
         }
         async fn close(self) -> Result<(), DbError> {
+            self.closed
+                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(())
         }
     }
@@ -998,5 +1024,49 @@ mod tests {
         assert_eq!(slots.open(), 0);
         let err = slots.acquire(Deadline::NONE).await.err().unwrap();
         assert!(matches!(err, DbError::ConnectionLost(_)), "{err:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn closing_closes_the_idle_connections_at_once_and_a_busy_one_when_freed() {
+        use std::sync::atomic::Ordering::SeqCst;
+        let db = TimedDb {
+            delay: Duration::from_millis(10),
+            ..TimedDb::default()
+        };
+        let slots = ConnectionSlots::new(db.clone(), 3, DEFAULT_PING_AFTER_IDLE);
+        batch(&slots, 3).await;
+        assert_eq!(slots.open(), 3);
+        // The lowest slot is held by an invocation that outlasts the shutdown window.
+        let busy = slots.acquire(Deadline::NONE).await.unwrap();
+        let closing = slots.close_all();
+        tokio::pin!(closing);
+        let waited = tokio::time::timeout(Duration::from_millis(100), &mut closing).await;
+        assert!(waited.is_err(), "a busy slot is waited for");
+        assert_eq!(
+            db.closed.load(SeqCst),
+            2,
+            "the idle connections are closed at once"
+        );
+        drop(busy);
+        closing.await;
+        assert_eq!(db.closed.load(SeqCst), 3);
+        assert_eq!(slots.open(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_connection_shut_down_is_never_made_again() {
+        let mut connector = MockConnector::new();
+        connector.expect_connect().times(1).returning(|_| {
+            let mut conn = lookup_returning(1, Some("Ada"), 1);
+            conn.expect_close().times(1).returning(|| Ok(()));
+            Ok(conn)
+        });
+        let mut db = LazyConnection::new(connector);
+        look_up_1(&mut db).await;
+        db.shut_down().await;
+        // What an invocation that took the slot just before shutdown would do next.
+        let err = db.find_name(1, Deadline::NONE).await.unwrap_err();
+        assert!(matches!(err, DbError::ConnectionLost(_)), "{err:?}");
+        assert!(!db.is_connected());
     }
 }
