@@ -1,7 +1,9 @@
-//! The real `Connector` for `rds-enrich`: one `mysql_async::Conn`, no pool.
+//! The real `Connector` for `rds-enrich`: one `mysql_async::Conn` per connection slot, no
+//! pool (a `Pool` would also reset the connection on every return: an extra round trip).
 //!
-//! A Lambda container serves one invocation at a time, so it needs exactly one connection;
-//! a `Pool` would also reset the connection on every return (an extra round trip).
+//! TLS is required and verified: a `DATABASE_URL` without `?require_ssl=true`, or one that
+//! turns off the certificate or host name check, is a configuration error, unless
+//! `DATABASE_ALLOW_PLAINTEXT=true` allows plain TCP for a local database.
 //!
 //! What goes over the wire is chosen for RDS Proxy, which multiplexes client sessions over
 //! few database connections unless a session "pins" itself: the connect is the handshake
@@ -9,6 +11,7 @@
 //! integer in it (a server-side prepared statement would pin every container's session).
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +42,28 @@ const MAX_ALLOWED_PACKET: usize = 4 * 1024 * 1024;
 const WAIT_TIMEOUT_S: usize = 28_800;
 /// MySQL's character set number for binary strings (BINARY, VARBINARY, BLOB).
 const BINARY_CHARSET: u16 = 63;
+/// The most connections an environment may hold (`DB_MAX_CONNECTIONS`): Lambda's maximum
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, beyond which a slot would never be used.
+pub const MAX_CONNECTIONS: usize = 1600;
+/// The default cap on Managed Instances, per vCPU: a query holds its connection for a
+/// round trip, and a vCPU serves a few invocations in that time (see the connection budget
+/// in the docs). Never above the environment's concurrency.
+pub const CONNECTIONS_PER_VCPU: usize = 4;
+
+/// Connections this process has opened (for the invocation report).
+static OPENED: AtomicU64 = AtomicU64::new(0);
+
+/// How many database connections this process has opened so far.
+pub fn connections_opened() -> u64 {
+    OPENED.load(Ordering::Relaxed)
+}
+
+/// The connections an environment holds at most unless `DB_MAX_CONNECTIONS` says: one on
+/// classic Lambda (one invocation at a time), else `CONNECTIONS_PER_VCPU` per vCPU, never
+/// more than the invocations it serves at once.
+pub fn default_max_connections(concurrency: usize, vcpus: usize) -> usize {
+    concurrency.clamp(1, CONNECTIONS_PER_VCPU.saturating_mul(vcpus.max(1)))
+}
 
 /// Settings read from the environment. Not `Debug`: the URL holds the password.
 #[derive(Clone)]
@@ -54,9 +79,11 @@ pub struct DbConfig {
     /// Limit of the liveness check of a connection that idled (`ping_after_idle`).
     pub ping_timeout: Duration,
     pub ping_after_idle: Duration,
-    /// At most this many connections per environment; `None`: one per invocation it
-    /// serves at once (`AWS_LAMBDA_MAX_CONCURRENCY`, 1 on classic Lambda).
+    /// At most this many connections per environment (1 to `MAX_CONNECTIONS`); `None`:
+    /// `default_max_connections`.
     pub max_connections: Option<usize>,
+    /// `DATABASE_ALLOW_PLAINTEXT=true`: a URL without TLS is allowed (a local database only).
+    pub allow_plaintext: bool,
     /// `DATABASE_IAM_AUTH=true`: log in with an IAM token (see `iam_auth`), not a password.
     pub iam_auth: bool,
     /// `AWS_REGION`: signs the IAM tokens.
@@ -66,19 +93,28 @@ pub struct DbConfig {
 impl DbConfig {
     /// `DATABASE_URL` (required), `PEOPLE_TABLE`, `DATABASE_CA_FILE`,
     /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`, `DB_PING_TIMEOUT_MS`,
-    /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`, `DATABASE_IAM_AUTH` (with `AWS_REGION`).
+    /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`, `DATABASE_IAM_AUTH` (with `AWS_REGION`),
+    /// `DATABASE_ALLOW_PLAINTEXT`.
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// The environment's connections, none made yet: `DB_MAX_CONNECTIONS` slots, else
-    /// `default_max` (one per invocation served at once). Checks the URL and CA file now.
+    /// The connections of an environment that serves `concurrency` invocations at once,
+    /// none made yet: `DB_MAX_CONNECTIONS` slots, else `default_max_connections`. Checks the
+    /// URL and CA file now.
     pub fn connection_slots(
         &self,
-        default_max: usize,
+        concurrency: usize,
     ) -> Result<ConnectionSlots<MysqlConnector>, DbError> {
         let connector = MysqlConnector::new(self)?;
-        let max = self.max_connections.unwrap_or(default_max);
+        let max = self.max_connections.unwrap_or_else(|| {
+            // vCPUs are counted only where they matter: counting reads cgroup files.
+            let vcpus = match concurrency {
+                0 | 1 => 1,
+                _ => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            };
+            default_max_connections(concurrency, vcpus)
+        });
         Ok(ConnectionSlots::new(connector, max, self.ping_after_idle))
     }
 
@@ -96,6 +132,13 @@ impl DbConfig {
                 "PEOPLE_TABLE must be letters, digits and '_' (got {table:?})"
             )));
         }
+        let flag = |name: &str| match var(name).as_deref() {
+            None | Some("") | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(other) => Err(DbError::Config(format!(
+                "{name} must be true or false (got {other:?})"
+            ))),
+        };
         let millis = |name: &str, default: u64| -> Result<Duration, DbError> {
             match var(name) {
                 None => Ok(Duration::from_millis(default)),
@@ -117,23 +160,17 @@ impl DbConfig {
             query_timeout: millis("DB_QUERY_TIMEOUT_MS", DEFAULT_QUERY_TIMEOUT_MS)?,
             ping_timeout: millis("DB_PING_TIMEOUT_MS", DEFAULT_PING_TIMEOUT_MS)?,
             ping_after_idle: millis("DB_PING_AFTER_IDLE_MS", DEFAULT_PING_AFTER_IDLE_MS)?,
-            iam_auth: match var("DATABASE_IAM_AUTH").as_deref() {
-                None | Some("") | Some("false") => false,
-                Some("true") => true,
-                Some(other) => {
-                    return Err(DbError::Config(format!(
-                        "DATABASE_IAM_AUTH must be true or false (got {other:?})"
-                    )))
-                }
-            },
+            iam_auth: flag("DATABASE_IAM_AUTH")?,
+            allow_plaintext: flag("DATABASE_ALLOW_PLAINTEXT")?,
             region: var("AWS_REGION").filter(|r| !r.is_empty()),
             max_connections: match var("DB_MAX_CONNECTIONS") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {
-                    Ok(n) if n > 0 => Some(n),
+                    Ok(n @ 1..=MAX_CONNECTIONS) => Some(n),
                     _ => {
                         return Err(DbError::Config(format!(
-                            "DB_MAX_CONNECTIONS must be a positive integer (got {v:?})"
+                            "DB_MAX_CONNECTIONS must be an integer from 1 to {MAX_CONNECTIONS} \
+                             (got {v:?})"
                         )))
                     }
                 },
@@ -168,6 +205,7 @@ impl MysqlConnector {
             .max_allowed_packet(Some(MAX_ALLOWED_PACKET))
             .wait_timeout(Some(WAIT_TIMEOUT_S));
         let opts: Opts = builder.into();
+        check_transport(&opts, config.allow_plaintext)?;
         let opts = match (&config.ca_file, opts.ssl_opts().cloned()) {
             (Some(ca), Some(ssl)) => {
                 // Read once, here; only this CA is trusted, not the web's roots too.
@@ -197,6 +235,31 @@ impl MysqlConnector {
             query_timeout: config.query_timeout,
             ping_timeout: config.ping_timeout,
         })
+    }
+}
+
+/// TLS required and verified: what a man in the middle would otherwise read (the password
+/// or a 15-minute IAM token, then the data). A URL without TLS is allowed only with
+/// `DATABASE_ALLOW_PLAINTEXT=true`; turning off the certificate or host name check, or
+/// connecting through a Unix socket (no TLS there either), never is.
+fn check_transport(opts: &Opts, allow_plaintext: bool) -> Result<(), DbError> {
+    let refused = |why: &str| Err(DbError::Config(format!("DATABASE_URL: {why}")));
+    if opts.socket().is_some() {
+        return refused("a Unix socket is not allowed (no TLS; a Lambda has no local database)");
+    }
+    match opts.ssl_opts() {
+        None if allow_plaintext => Ok(()),
+        None => refused(
+            "TLS is required: add ?require_ssl=true (DATABASE_ALLOW_PLAINTEXT=true allows \
+             plain TCP, for a local database only)",
+        ),
+        Some(ssl) if ssl.accept_invalid_certs() => {
+            refused("verify_ca=false is not allowed: the server's certificate must be verified")
+        }
+        Some(ssl) if ssl.skip_domain_validation() => refused(
+            "verify_identity=false is not allowed: the server's name must match its certificate",
+        ),
+        Some(_) => Ok(()),
     }
 }
 
@@ -265,6 +328,7 @@ impl Connector for MysqlConnector {
                 stopped(elapsed, |timeout_ms| DbError::ConnectTimeout { timeout_ms })
             })?
             .map_err(connect_error)?;
+        OPENED.fetch_add(1, Ordering::Relaxed);
         Ok(MysqlConnection {
             conn: Some(conn),
             table: self.table.clone(),
@@ -498,11 +562,15 @@ mod tests {
 
     #[test]
     fn connection_slots_are_db_max_connections_else_the_default() {
-        let url = ("DATABASE_URL", "mysql://h/db");
-        let slots = |vars: &[(&str, &str)]| config(vars).unwrap().connection_slots(8).unwrap();
-        assert_eq!(slots(&[url]).max(), 8);
-        assert_eq!(slots(&[url, ("DB_MAX_CONNECTIONS", "3")]).max(), 3);
-        assert_eq!(slots(&[url]).open(), 0, "no connection is made in init");
+        let url = ("DATABASE_URL", "mysql://h/db?require_ssl=true");
+        let slots = |vars: &[(&str, &str)], concurrency| {
+            config(vars).unwrap().connection_slots(concurrency).unwrap()
+        };
+        assert_eq!(slots(&[url], 1).max(), 1, "classic Lambda: one");
+        let vcpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(slots(&[url], 1600).max(), CONNECTIONS_PER_VCPU * vcpus);
+        assert_eq!(slots(&[url, ("DB_MAX_CONNECTIONS", "3")], 8).max(), 3);
+        assert_eq!(slots(&[url], 8).open(), 0, "no connection is made in init");
         let tls = ("DATABASE_URL", "mysql://h/db?require_ssl=true");
         let no_ca = config(&[tls, ("DATABASE_CA_FILE", "/nonexistent/ca.pem")]).unwrap();
         let err = no_ca.connection_slots(8).err().map(|e| e.to_string());
@@ -510,6 +578,39 @@ mod tests {
             err.is_some_and(|e| e.contains("ca.pem")),
             "the CA file is read in init"
         );
+    }
+
+    #[test]
+    fn the_default_cap_is_a_few_per_vcpu_and_never_above_the_concurrency() {
+        assert_eq!(default_max_connections(1, 64), 1);
+        assert_eq!(default_max_connections(0, 2), 1);
+        assert_eq!(default_max_connections(8, 1), CONNECTIONS_PER_VCPU.min(8));
+        assert_eq!(default_max_connections(1600, 2), 2 * CONNECTIONS_PER_VCPU);
+        assert_eq!(default_max_connections(3, 16), 3);
+        assert_eq!(default_max_connections(usize::MAX, 0), CONNECTIONS_PER_VCPU);
+    }
+
+    #[test]
+    fn max_connections_is_bounded() {
+        let url = ("DATABASE_URL", "mysql://h/db?require_ssl=true");
+        let max = MAX_CONNECTIONS.to_string();
+        assert_eq!(
+            config(&[url, ("DB_MAX_CONNECTIONS", &max)])
+                .unwrap()
+                .max_connections,
+            Some(MAX_CONNECTIONS)
+        );
+        // Each would have allocated every slot at init, or tripped tokio's semaphore limit.
+        for huge in [
+            "1601",
+            "1000000000",
+            "18446744073709551615",
+            "18446744073709551616",
+        ] {
+            let err = config(&[url, ("DB_MAX_CONNECTIONS", huge)]).err().unwrap();
+            assert!(matches!(err, DbError::Config(_)), "{huge}: {err:?}");
+            assert!(err.to_string().contains("from 1 to 1600"), "{err}");
+        }
     }
 
     #[test]
@@ -561,14 +662,18 @@ mod tests {
 
     #[test]
     fn iam_auth_needs_tls_a_user_a_region_and_no_password() {
-        let iam = |url: &str, region: Option<&str>| {
-            let mut vars = vec![("DATABASE_URL", url), ("DATABASE_IAM_AUTH", "true")];
+        let iam = |url: &str, region: Option<&str>, plaintext: &str| {
+            let mut vars = vec![
+                ("DATABASE_URL", url),
+                ("DATABASE_IAM_AUTH", "true"),
+                ("DATABASE_ALLOW_PLAINTEXT", plaintext),
+            ];
             vars.extend(region.map(|r| ("AWS_REGION", r)));
             MysqlConnector::new(&config(&vars).unwrap()).map(|c| c.iam)
         };
         let tls = "mysql://app@proxy.internal:3307/db?require_ssl=true";
         assert_eq!(
-            iam(tls, Some("eu-west-1")).unwrap(),
+            iam(tls, Some("eu-west-1"), "false").unwrap(),
             Some(IamAuth {
                 host: "proxy.internal".into(),
                 port: 3307,
@@ -576,28 +681,103 @@ mod tests {
                 region: "eu-west-1".into(),
             })
         );
-        for (url, region, why) in [
+        for (url, region, plaintext, why) in [
             (
                 "mysql://app:s3cret@h/db?require_ssl=true",
                 Some("r"),
+                "false",
                 "password",
             ),
-            ("mysql://app@h/db", Some("r"), "TLS"),
-            ("mysql://h/db?require_ssl=true", Some("r"), "user"),
-            (tls, None, "AWS_REGION"),
+            ("mysql://app@h/db", Some("r"), "false", "TLS"),
+            // Even where plain TCP is allowed, the token is never sent in clear.
+            ("mysql://app@h/db", Some("r"), "true", "TLS"),
+            ("mysql://h/db?require_ssl=true", Some("r"), "false", "user"),
+            (tls, None, "false", "AWS_REGION"),
         ] {
-            let err = iam(url, region).unwrap_err();
+            let err = iam(url, region, plaintext).unwrap_err();
             assert!(matches!(err, DbError::Config(_)), "{url}: {err:?}");
             assert!(err.to_string().contains(why), "{url}: {err}");
             assert!(!err.to_string().contains("s3cret"), "{err}");
         }
-        let off = config(&[("DATABASE_URL", "mysql://u:p@h/db")]).unwrap();
+        let off = config(&[("DATABASE_URL", "mysql://u:p@h/db?require_ssl=true")]).unwrap();
         assert!(MysqlConnector::new(&off).unwrap().iam.is_none());
         let bad = config(&[
             ("DATABASE_URL", "mysql://h/db"),
             ("DATABASE_IAM_AUTH", "yes"),
         ]);
         assert!(matches!(bad, Err(DbError::Config(_))));
+    }
+
+    #[test]
+    fn tls_is_required_unless_plain_tcp_is_allowed_for_a_local_database() {
+        let connector = |url: &str, plaintext: Option<&str>| {
+            let mut vars = vec![("DATABASE_URL", url)];
+            vars.extend(plaintext.map(|p| ("DATABASE_ALLOW_PLAINTEXT", p)));
+            config(&vars).and_then(|c| MysqlConnector::new(&c))
+        };
+        let plain = "mysql://u:s3cret@db.internal/app";
+        for plaintext in [None, Some(""), Some("false")] {
+            let err = connector(plain, plaintext).err().unwrap();
+            assert!(matches!(err, DbError::Config(_)), "{err:?}");
+            assert!(err.to_string().contains("require_ssl=true"), "{err}");
+            assert!(!err.to_string().contains("s3cret"), "{err}");
+        }
+        assert!(connector(plain, Some("true"))
+            .unwrap()
+            .opts
+            .ssl_opts()
+            .is_none());
+        let bad = connector(plain, Some("yes")).err().unwrap();
+        assert!(
+            bad.to_string().contains("DATABASE_ALLOW_PLAINTEXT"),
+            "{bad}"
+        );
+        let ssl = connector("mysql://u:p@db.internal/app?require_ssl=true", None).unwrap();
+        let ssl = ssl.opts.ssl_opts().unwrap();
+        assert!(!ssl.accept_invalid_certs() && !ssl.skip_domain_validation());
+    }
+
+    /// Each URL form that would let a man in the middle read the password or the IAM token
+    /// is refused, in every mode, before anything connects.
+    #[test]
+    fn turning_off_verification_is_refused_in_every_mode() {
+        for (query, why) in [
+            ("require_ssl=true&verify_ca=false", "verify_ca=false"),
+            ("verify_ca=false&require_ssl=true", "verify_ca=false"),
+            (
+                "require_ssl=true&verify_identity=false",
+                "verify_identity=false",
+            ),
+            (
+                "require_ssl=true&verify_ca=false&verify_identity=false",
+                "verify_ca=false",
+            ),
+            ("require_ssl=true&socket=/tmp/mysql.sock", "Unix socket"),
+            ("socket=/tmp/mysql.sock", "Unix socket"),
+        ] {
+            for (iam, plaintext) in [("false", "false"), ("false", "true"), ("true", "true")] {
+                let url = match iam {
+                    "true" => format!("mysql://app@proxy.internal/db?{query}"),
+                    _ => format!("mysql://app:s3cret@proxy.internal/db?{query}"),
+                };
+                let vars = [
+                    ("DATABASE_URL", url.as_str()),
+                    ("DATABASE_IAM_AUTH", iam),
+                    ("DATABASE_ALLOW_PLAINTEXT", plaintext),
+                    ("AWS_REGION", "eu-west-1"),
+                ];
+                let err = config(&vars).and_then(|c| c.connection_slots(1)).err();
+                let err = err.unwrap_or_else(|| panic!("{url} accepted"));
+                let kind = crate::ErrorKind::kind(&crate::enrich::EnrichError::Database(err));
+                assert_eq!(kind, "DatabaseConfig", "{url}");
+                let err = config(&vars)
+                    .and_then(|c| MysqlConnector::new(&c))
+                    .err()
+                    .unwrap();
+                assert!(err.to_string().contains(why), "{url}: {err}");
+                assert!(!err.to_string().contains("s3cret"), "{err}");
+            }
+        }
     }
 
     /// A CA bundle written to a temporary file.
@@ -668,7 +848,11 @@ mod tests {
 
     #[test]
     fn connect_sends_nothing_but_the_handshake_and_the_table_is_configured() {
-        let c = config(&[("DATABASE_URL", "mysql://h/db"), ("PEOPLE_TABLE", "staff")]).unwrap();
+        let c = config(&[
+            ("DATABASE_URL", "mysql://h/db?require_ssl=true"),
+            ("PEOPLE_TABLE", "staff"),
+        ])
+        .unwrap();
         let connector = MysqlConnector::new(&c).unwrap();
         assert_eq!(&*connector.table, "staff");
         assert!(!connector.opts.prefer_socket());
