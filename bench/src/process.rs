@@ -16,6 +16,14 @@ pub(crate) fn function_env<'a>(
     vec![
         ("AWS_LAMBDA_LOG_LEVEL", "INFO"),
         ("DATABASE_URL", services.var(database_url)),
+        // The TCP rows: the local database over plain TCP, allowed for it alone.
+        (
+            "DATABASE_ALLOW_PLAINTEXT",
+            match database_url {
+                "DATABASE_URL_TLS" => "false",
+                _ => "true",
+            },
+        ),
         ("DATABASE_CA_FILE", services.var("DATABASE_CA_FILE")),
         ("AWS_ENDPOINT_URL", services.var("AWS_ENDPOINT_URL")),
         ("AWS_REGION", "us-east-1"),

@@ -22,7 +22,9 @@ use aws_config::ecs::EcsCredentialsProvider;
 use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::meta::credentials::CredentialsProviderChain;
 use aws_config::provider_config::ProviderConfig;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
+/// What every SDK client of a function is built from.
+pub use aws_config::SdkConfig;
+use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_smithy_async::rt::sleep::{default_async_sleep, TokioSleep};
 use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext};

@@ -21,7 +21,16 @@ pub mod secret;
 #[cfg(feature = "aws")]
 pub mod trust;
 
-/// A short, stable name for an error's kind, used as Lambda's `errorType`.
-pub trait ErrorKind {
+/// What the functions' errors tell Lambda, and through it their callers.
+pub trait ErrorKind: std::fmt::Display {
+    /// A short, stable name for the error's kind, used as Lambda's `errorType`.
     fn kind(&self) -> &'static str;
+
+    /// Whether the message only describes what the caller sent (a payload it cannot read,
+    /// an id that does not exist), and so may be returned to the caller. Otherwise the
+    /// caller gets the kind and a generic message; the full text goes to the log only
+    /// (driver and AWS error texts name users, hosts, roles and keys).
+    fn message_is_public(&self) -> bool {
+        false
+    }
 }

@@ -45,6 +45,11 @@ impl ErrorKind for ObjectError {
             Self::Request { .. } => "S3RequestFailed",
         }
     }
+
+    /// All but a failed request describe the event: its records, keys and objects.
+    fn message_is_public(&self) -> bool {
+        !matches!(self, Self::Request { .. })
+    }
 }
 
 /// One object version named by an event record.

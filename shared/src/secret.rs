@@ -46,6 +46,10 @@ impl ErrorKind for SecretError {
             Self::TrustStore(err) => err.kind(),
         }
     }
+
+    fn message_is_public(&self) -> bool {
+        matches!(self, Self::InvalidPayload(_) | Self::DeadlineExceeded)
+    }
 }
 
 /// Decrypts KMS ciphertext.

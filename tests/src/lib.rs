@@ -19,6 +19,7 @@ use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
 pub mod proxy;
+pub mod runtime_api;
 
 /// Time allowed for one invocation round trip (a function that never polls would
 /// otherwise make the Invoke call wait forever).
@@ -112,6 +113,8 @@ pub struct Reply {
     pub body: Value,
     /// The `X-Amz-Function-Error` header, or an HTTP error status: the function failed.
     pub failed: bool,
+    /// The `X-Amzn-RequestId` header, when the Invoke API sends one.
+    pub request_id: Option<String>,
 }
 
 impl Reply {
@@ -159,6 +162,9 @@ pub fn spawn_bootstrap(
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        // The local MariaDB speaks plain TCP as well as TLS: allowed here as `make services`
+        // allows it (local only; a test's own `env` can set it back to false).
+        .env("DATABASE_ALLOW_PLAINTEXT", "true")
         .stdin(Stdio::null())
         .stdout(out.try_clone().unwrap())
         .stderr(out);
@@ -178,11 +184,16 @@ pub struct Invoker {
 
 impl Invoker {
     pub fn new(services: &Services, function: &str) -> Self {
+        Self::with_timeout(services, function, INVOKE_TIMEOUT)
+    }
+
+    /// One whose calls give up after `timeout`.
+    pub fn with_timeout(services: &Services, function: &str, timeout: Duration) -> Self {
         let api = services.var("LAMBDA_RUNTIME_API");
         Self {
             agent: ureq::AgentBuilder::new()
                 .timeout_connect(Duration::from_secs(5))
-                .timeout(INVOKE_TIMEOUT)
+                .timeout(timeout)
                 .build(),
             url: format!("http://{api}/2015-03-31/functions/{function}/invocations"),
         }
@@ -202,10 +213,16 @@ impl Invoker {
         match request.send_string(body) {
             Ok(resp) => {
                 let failed = resp.header("X-Amz-Function-Error").is_some();
+                let request_id = resp.header("X-Amzn-RequestId").map(str::to_owned);
                 let body = resp.into_json().unwrap_or(Value::Null);
-                Ok(Reply { body, failed })
+                Ok(Reply {
+                    body,
+                    failed,
+                    request_id,
+                })
             }
             Err(ureq::Error::Status(_, resp)) => Ok(Reply {
+                request_id: resp.header("X-Amzn-RequestId").map(str::to_owned),
                 body: resp.into_json().unwrap_or(Value::Null),
                 failed: true,
             }),
@@ -293,6 +310,46 @@ impl Function {
         assert!(reply.failed, "{payload} succeeded: {}", reply.body);
         assert_eq!(reply.error_type(), error_type, "{}", reply.body);
         reply
+    }
+
+    /// Checks what a caller and the log each see of an internal error: the caller gets
+    /// `error_type` and the generic message, nothing of `details`; the function's log has
+    /// every one of `details` on that invocation's "invocation failed" line, with its
+    /// request id.
+    pub fn assert_details_only_in_log(&self, reply: &Reply, error_type: &str, details: &[&str]) {
+        assert!(reply.failed, "succeeded: {}", reply.body);
+        assert_eq!(reply.error_type(), error_type, "{}", reply.body);
+        assert_eq!(reply.error_message(), functions::GENERIC_MESSAGE);
+        let answered = reply.body.to_string();
+        for detail in details {
+            assert!(
+                !answered.contains(detail),
+                "{detail:?} returned to the caller: {answered}"
+            );
+        }
+        let logs = self.logs();
+        let line = logs
+            .lines()
+            .rev()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|line| line["fields"]["message"] == "invocation failed")
+            .find(|line| line["fields"]["error_type"] == error_type)
+            .unwrap_or_else(|| panic!("no \"invocation failed\" line for {error_type}:\n{logs}"));
+        let logged = line["fields"]["error"].as_str().unwrap_or_default();
+        for detail in details {
+            assert!(
+                logged.contains(detail),
+                "{detail:?} not in the log line: {line}"
+            );
+        }
+        let request_id = line["span"]["requestId"].as_str().unwrap_or_default();
+        assert!(
+            !request_id.is_empty(),
+            "the log line names no request: {line}"
+        );
+        if let Some(id) = &reply.request_id {
+            assert_eq!(request_id, id, "{line}");
+        }
     }
 
     /// Invokes and expects success.

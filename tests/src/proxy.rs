@@ -132,6 +132,15 @@ impl TestProxy {
         self.set_open_flows(SILENT_AFTER_RESULT_HEADER);
     }
 
+    /// The oldest flow still open carries the header of the next result set, then stops:
+    /// the first connection the function made (its lowest slot) hangs in its next query.
+    pub fn silence_oldest_flow_after_result_header(&self) {
+        if let Some(flow) = self.shared.flows.lock().unwrap().first() {
+            flow.mode
+                .store(SILENT_AFTER_RESULT_HEADER, Ordering::SeqCst);
+        }
+    }
+
     fn set_open_flows(&self, mode: u8) {
         for flow in self.shared.flows.lock().unwrap().iter() {
             flow.mode.store(mode, Ordering::SeqCst);

@@ -6,6 +6,7 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
+use e2e::runtime_api::{Extensions, RuntimeApi};
 use e2e::{database_lock, services_script, Admin, Function, Services};
 use serde_json::json;
 
@@ -135,13 +136,7 @@ fn a_database_that_is_down_gives_a_clear_error_and_the_next_invocation_reconnect
     let took = start.elapsed();
     services_script(&["up"]);
 
-    assert!(reply.failed);
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert!(
-        reply.error_message().contains("could not connect"),
-        "{}",
-        reply.body
-    );
+    f.assert_details_only_in_log(&reply, "DatabaseUnavailable", &["could not connect"]);
     assert!(took < Duration::from_millis(1000 + 2000), "took {took:?}");
     // The same process reconnects and serves.
     assert_eq!(
@@ -171,10 +166,10 @@ fn an_unresponsive_database_times_out_within_the_connect_timeout() {
     let start = Instant::now();
     let reply = f.invoke(&json!({"id": 1}));
     let took = start.elapsed();
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert_eq!(
-        reply.error_message(),
-        "could not connect to the database within 500 ms"
+    f.assert_details_only_in_log(
+        &reply,
+        "DatabaseUnavailable",
+        &["could not connect to the database within 500 ms"],
     );
     assert!(took >= Duration::from_millis(500), "took {took:?}");
     assert!(took < Duration::from_millis(500 + 1500), "took {took:?}");
@@ -200,12 +195,7 @@ fn a_refused_connection_fails_at_once_and_says_refused() {
     let start = Instant::now();
     let reply = f.assert_answers(&json!({"id": 1}));
     let took = start.elapsed();
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert!(
-        reply.error_message().to_lowercase().contains("refused"),
-        "{}",
-        reply.body
-    );
+    f.assert_details_only_in_log(&reply, "DatabaseUnavailable", &["Connection refused"]);
     // Far under the 2 s connect timeout (the round trip through the emulator included).
     assert!(took < Duration::from_millis(300), "took {took:?}");
 }
@@ -256,10 +246,10 @@ fn a_hung_query_times_out_and_the_next_invocation_reconnects() {
     let took = start.elapsed();
     drop(paused);
 
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert_eq!(
-        reply.error_message(),
-        "the query did not complete within 500 ms"
+    f.assert_details_only_in_log(
+        &reply,
+        "DatabaseUnavailable",
+        &["the query did not complete within 500 ms"],
     );
     assert!(took < Duration::from_millis(500 + 1500), "took {took:?}");
     // The connection in an unknown state was dropped: the next invocation reconnects.
@@ -283,12 +273,8 @@ fn too_many_connections_is_a_clear_error_and_the_process_keeps_serving() {
 
     let f = Function::start(&services, "rds-enrich", &env_with(&services, &[]));
     let reply = f.invoke(&json!({"id": 1}));
-    assert_eq!(reply.error_type(), "TooManyConnections", "{}", reply.body);
-    assert!(
-        reply.error_message().contains("max_connections"),
-        "{}",
-        reply.body
-    );
+    // The server's own text ("Too many connections") stays in the log.
+    f.assert_details_only_in_log(&reply, "TooManyConnections", &["max_connections", "1040"]);
 
     full.admin.release_held();
     assert_eq!(
@@ -412,10 +398,10 @@ fn a_query_timeout_leaves_no_connection_behind() {
     // own clean-up (on drop) would wait to read to the end, with no time limit.
     proxy.silence_open_flows_after_result_header();
     let reply = f.invoke(&json!({"id": 2}));
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert_eq!(
-        reply.error_message(),
-        "the query did not complete within 500 ms"
+    f.assert_details_only_in_log(
+        &reply,
+        "DatabaseUnavailable",
+        &["the query did not complete within 500 ms"],
     );
     assert_eq!(f.call(&json!({"id": 3}))["name"], "Alan Turing");
 
@@ -461,65 +447,26 @@ fn sigterm_during_an_invocation_lets_its_response_through() {
     assert!(logs.contains("shutdown complete"), "{logs}");
 }
 
-/// A runtime API that fails or ignores extension registrations, and notes `/next` polls.
-struct BrokenExtensionsApi {
-    url: String,
-    polled: std::sync::mpsc::Receiver<Instant>,
-}
-
-impl BrokenExtensionsApi {
-    /// `answer_registration`: `Some(status)` answers it so, `None` never answers.
-    fn start(answer_registration: Option<u16>) -> Self {
-        use std::io::{BufRead, BufReader, Write};
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://127.0.0.1:{}", listener.local_addr().unwrap().port());
-        let (tx, polled) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let tx = tx.clone();
-                std::thread::spawn(move || {
-                    let mut line = String::new();
-                    let mut reader = BufReader::new(&stream);
-                    if reader.read_line(&mut line).is_err() {
-                        return;
-                    }
-                    if line.contains("/invocation/next") {
-                        let _ = tx.send(Instant::now());
-                    } else if let (true, Some(status)) =
-                        (line.contains("/extension/register"), answer_registration)
-                    {
-                        let mut out = &stream;
-                        let _ = write!(out, "HTTP/1.1 {status} Nope\r\ncontent-length: 0\r\n\r\n");
-                    }
-                    // Anything else hangs, like a long poll, until the process goes.
-                    std::thread::sleep(Duration::from_secs(30));
-                });
-            }
-        });
-        Self { url, polled }
-    }
-}
-
-fn with_broken_extensions_api(answer: Option<u16>) -> (BrokenExtensionsApi, std::process::Child) {
+/// rds-enrich against a Runtime API of the test's own whose Extensions API answers so.
+fn with_extensions_api(answer: Extensions) -> (RuntimeApi, std::process::Child) {
     let services = Services::load();
-    let api = BrokenExtensionsApi::start(answer);
+    let api = RuntimeApi::start(answer);
     let logs = e2e::workspace_root().join("target/e2e/logs");
     std::fs::create_dir_all(&logs).unwrap();
     let child = e2e::spawn_bootstrap(
         &e2e::bootstrap("rds-enrich"),
-        &api.url,
+        &api.address(),
         "rds-enrich",
         &[("DATABASE_URL", services.var("DATABASE_URL"))],
-        &logs.join(format!("rds-enrich-broken-api-{answer:?}.log")),
+        &logs.join(format!("rds-enrich-extensions-{answer:?}.log")),
     );
     (api, child)
 }
 
 #[test]
 fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
-    let (api, mut child) = with_broken_extensions_api(Some(500));
-    let polled = api.polled.recv_timeout(Duration::from_secs(5));
-    assert!(polled.is_ok(), "init did not finish");
+    let (api, mut child) = with_extensions_api(Extensions::Refuse(500));
+    assert!(api.wait_next(Duration::from_secs(5)), "init did not finish");
     // Without the extension there is no shutdown hook, and SIGTERM must still end it.
     e2e::run(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]));
     let start = Instant::now();
@@ -538,17 +485,71 @@ fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
 #[test]
 fn a_registration_that_never_answers_does_not_hang_init() {
     let start = Instant::now();
-    let (api, mut child) = with_broken_extensions_api(None);
-    let polled = api.polled.recv_timeout(Duration::from_secs(5));
+    let (api, mut child) = with_extensions_api(Extensions::NeverAnswer);
+    let polled = api.wait_next(Duration::from_secs(5));
+    let init = start.elapsed();
     let _ = child.kill();
     let _ = child.wait();
-    let polled = polled.expect("init hung on the extension registration");
-    let init = polled - start;
+    assert!(polled, "init hung on the extension registration");
     assert!(
         init >= Duration::from_millis(900),
         "{init:?}: registration not awaited?"
     );
     assert!(init < Duration::from_millis(2500), "{init:?}");
+}
+
+/// Accepted, but its event poll never reaches Lambda: Lambda would wait for that poll until
+/// its init timeout (10 s). The process reports an init error and exits instead.
+#[test]
+fn an_extension_whose_event_poll_fails_fails_the_init_at_once() {
+    let start = Instant::now();
+    let (api, mut child) = with_extensions_api(Extensions::AcceptThenFailPolls);
+    let exited = wait_until(Duration::from_secs(3), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    assert!(
+        exited.is_some(),
+        "still running {:?} after start",
+        start.elapsed()
+    );
+    assert!(!status.success(), "{status}");
+    assert_eq!(
+        api.extension_requests(),
+        (1, 1),
+        "one registration, one poll"
+    );
+    let error = api
+        .init_error(Duration::from_secs(1))
+        .expect("no init error");
+    assert_eq!(
+        error.body["errorType"], "ShutdownExtensionFailed",
+        "{:?}",
+        error
+    );
+    assert_eq!(error.header, "Runtime.InitError");
+}
+
+/// One registration, one poll, and the process serves on: whether the poll is held open
+/// (Lambda) or answered with an event nobody subscribed to (`cargo lambda watch`).
+#[test]
+fn the_extension_registers_once_and_polls_and_the_process_serves_on() {
+    for answer in [Extensions::Accept, Extensions::AcceptThenAnswerPolls] {
+        let (api, mut child) = with_extensions_api(answer);
+        assert!(
+            api.wait_next(Duration::from_secs(5)),
+            "{answer:?}: init did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(1500)); // an init error takes up to 1 s
+        let requests = api.extension_requests();
+        let running = matches!(child.try_wait(), Ok(None));
+        let error = api.init_error(Duration::ZERO);
+        let _ = child.kill();
+        let _ = child.wait();
+        assert_eq!(requests, (1, 1), "{answer:?}");
+        assert!(running && error.is_none(), "{answer:?}: {error:?}");
+    }
 }
 
 /// The `Aborted_clients` assertions above rely on the harness closing its own connections

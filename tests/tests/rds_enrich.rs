@@ -177,43 +177,10 @@ fn tls_with_an_untrusted_server_certificate_is_a_clear_error() {
         &[("DATABASE_URL", services.var("DATABASE_URL_TLS"))],
     );
     let reply = f.invoke(&json!({"id": 1}));
-    assert!(reply.failed);
-    assert_eq!(reply.error_type(), "DatabaseUnavailable", "{}", reply.body);
-    assert!(
-        reply.error_message().contains("could not connect"),
-        "{}",
-        reply.body
-    );
+    f.assert_details_only_in_log(&reply, "DatabaseUnavailable", &["could not connect"]);
     assert_eq!(
         f.assert_answers(&json!({"id": 1})).error_type(),
         "DatabaseUnavailable"
-    );
-}
-
-#[test]
-fn bad_configuration_is_reported_by_each_invocation() {
-    let _db = database_lock();
-    let services = Services::load();
-    let f = Function::start(
-        &services,
-        "rds-enrich",
-        &[
-            ("DATABASE_URL", services.var("DATABASE_URL")),
-            ("PEOPLE_TABLE", "people; DROP TABLE people"),
-        ],
-    );
-    for _ in 0..2 {
-        let reply = f.invoke(&json!({"id": 1}));
-        assert_eq!(reply.error_type(), "DatabaseConfig", "{}", reply.body);
-        assert!(
-            reply.error_message().contains("PEOPLE_TABLE"),
-            "{}",
-            reply.body
-        );
-    }
-    assert_eq!(
-        f.assert_answers(&json!({"id": 1})).error_type(),
-        "DatabaseConfig"
     );
 }
 
@@ -254,9 +221,8 @@ fn names_that_are_not_text_are_clear_errors_and_the_process_lives_on() {
             ],
         );
         let reply = f.invoke(&json!({ "id": id }));
-        assert!(reply.failed, "{}", reply.body);
-        assert_eq!(reply.error_type(), kind, "{}", reply.body);
-        assert_eq!(reply.error_message(), message);
+        // What the database holds is not the caller's to read: only the kind.
+        f.assert_details_only_in_log(&reply, kind, &[message]);
         let pid = f.last_reported_pid().unwrap();
         // The same process answers the next invocation (after an abort nobody would poll).
         let next = if table == "odd_names" { 1 } else { id };
@@ -307,35 +273,5 @@ fn nothing_is_sent_that_would_pin_an_rds_proxy_session() {
         assert_eq!(moved("Com_set_option"), 0, "{function}");
         // One SELECT per invocation and nothing else: connecting sends no settings query.
         assert_eq!(moved("Com_select"), 5, "{function}");
-    }
-}
-
-#[test]
-fn a_bad_ca_file_is_a_configuration_error_and_nothing_connects() {
-    let _db = database_lock();
-    let services = Services::load();
-    let mut admin = Admin::connect(&services);
-    let not_pem = e2e::workspace_root().join("Cargo.toml");
-    for ca in ["/nonexistent/rds-ca.pem", not_pem.to_str().unwrap()] {
-        let before = admin.status("Connections");
-        let f = Function::start(
-            &services,
-            "rds-enrich",
-            &[
-                ("DATABASE_URL", services.var("DATABASE_URL_TLS")),
-                ("DATABASE_CA_FILE", ca),
-            ],
-        );
-        for _ in 0..2 {
-            let reply = f.invoke(&json!({"id": 1}));
-            assert_eq!(reply.error_type(), "DatabaseConfig", "{}", reply.body);
-            assert!(
-                reply.error_message().contains("DATABASE_CA_FILE"),
-                "{}",
-                reply.body
-            );
-        }
-        drop(f);
-        assert_eq!(admin.status("Connections") - before, 0, "nothing connected");
     }
 }

@@ -1,7 +1,7 @@
 //! Init time: exec of `bootstrap` to the end of its init as Lambda counts it (its first
 //! `/next`, and every registered extension's first poll), against a fake runtime API.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use e2e::{spawn_bootstrap, Services};
@@ -28,6 +28,21 @@ const SYSTEM_BUNDLES: [&str; 2] = [
     "/etc/pki/tls/certs/ca-bundle.crt",
 ];
 
+/// `BENCH_INIT_BASELINE`: a directory of zips laid out as `target/lambda` (e.g. a copy of it
+/// from before a change). Each function of it gets a row of its own, "<function>, baseline",
+/// measured in the same rounds as the current zips: a change's cost side by side.
+const BASELINE_VAR: &str = "BENCH_INIT_BASELINE";
+
+/// A row: its label, the function's name, its binary and its environment.
+type Run<'a> = (String, String, PathBuf, &'a Vec<(&'a str, &'a str)>);
+
+const FUNCTIONS: [&str; 4] = [
+    "rds-enrich-naive",
+    "rds-enrich",
+    "decrypt-env",
+    "s3-get-object",
+];
+
 pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow>> {
     let runtime = fake_runtime::FakeRuntime::start()?;
     let env = function_env(services, "DATABASE_URL");
@@ -35,18 +50,40 @@ pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow
     let bundle = SYSTEM_BUNDLES.into_iter().find(|b| Path::new(b).exists());
     with_bundle.extend(bundle.map(|b| ("SSL_CERT_FILE", b)));
     let mut rows = Vec::new();
-    let mut runs = vec![
-        ("hello-floor", "hello-floor", &env),
-        ("hello-floor, no PIE", "hello-floor-no-pie", &env),
-        ("hello-floor on start()", "hello-start", &env),
-        ("rds-enrich-naive", "rds-enrich-naive", &env),
-        ("rds-enrich", "rds-enrich", &env),
-        ("decrypt-env", "decrypt-env", &env),
-        ("s3-get-object", "s3-get-object", &env),
-    ];
+    let current = |label: &str, function: &str| {
+        (
+            label.to_string(),
+            function.to_string(),
+            e2e::bootstrap(function),
+        )
+    };
+    let mut runs: Vec<Run> = [
+        ("hello-floor", "hello-floor"),
+        ("hello-floor, no PIE", "hello-floor-no-pie"),
+        ("hello-floor on start()", "hello-start"),
+    ]
+    .into_iter()
+    .chain(FUNCTIONS.iter().map(|f| (*f, *f)))
+    .map(|(label, function)| current(label, function))
+    .map(|(label, function, binary)| (label, function, binary, &env))
+    .collect();
     if bundle.is_some() {
         let label = "s3-get-object, SSL_CERT_FILE = the system bundle";
-        runs.push((label, "s3-get-object", &with_bundle));
+        let (label, function, binary) = current(label, "s3-get-object");
+        runs.push((label, function, binary, &with_bundle));
+    }
+    if let Some(baseline) = std::env::var_os(BASELINE_VAR).map(PathBuf::from) {
+        for function in FUNCTIONS {
+            let zip = baseline.join(function).join("bootstrap.zip");
+            let dir = root.join("target/bench/baseline").join(function);
+            let binary = e2e::extract_bootstrap(&zip, &dir);
+            runs.push((
+                format!("{function}, baseline"),
+                function.into(),
+                binary,
+                &env,
+            ));
+        }
     }
     // Round robin: one cold start of each in turn, so that a noisy moment on the machine
     // falls on every function alike and the ratios to the floor hold; in a new order each
@@ -57,12 +94,11 @@ pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow
     for i in 0..COLD_STARTS {
         shuffle(&mut order, &mut seed);
         for &run in &order {
-            let (label, function, env) = runs[run];
-            let binary = e2e::bootstrap(function);
+            let (label, function, binary, env) = &runs[run];
             let log = root.join(format!("target/bench/logs/init-{function}-{i}.log"));
             let polled = runtime.expect_poll();
             let start = Instant::now();
-            let mut child = spawn_bootstrap(&binary, &runtime.url(), function, env, &log);
+            let mut child = spawn_bootstrap(binary, &runtime.url(), function, env, &log);
             let at = polled.wait(Duration::from_secs(10));
             let _ = child.kill();
             let _ = child.wait();
@@ -70,14 +106,14 @@ pub(crate) fn init_times(root: &Path, services: &Services) -> Result<Vec<InitRow
             samples[run].push(at.duration_since(start).as_micros() as u64);
         }
     }
-    for ((label, _, _), samples) in runs.iter().zip(&samples) {
+    for ((label, ..), samples) in runs.iter().zip(&samples) {
         let init = Summary::of_us(samples);
         println!(
             "{label:<22} min {:>5.2} ms  p50 {:>5.2} ms  mean {:>5.2} ms  max {:>6.2} ms",
             init.min_ms, init.p50_ms, init.mean_ms, init.max_ms
         );
         rows.push(InitRow {
-            function: label.to_string(),
+            function: label.clone(),
             init,
         });
     }

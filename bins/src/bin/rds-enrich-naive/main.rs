@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use functions::{diagnostic, report, start};
+use functions::{diagnostic, init_or_report, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use serde_json::Value;
@@ -19,11 +19,8 @@ use shared::payload;
 fn main() -> Result<(), Error> {
     start(async {
         // Init: configuration only, exactly as in rds-enrich.
-        let connector: Arc<Result<MysqlConnector, Diagnostic>> = Arc::new(
-            DbConfig::from_env()
-                .and_then(|config| MysqlConnector::new(&config))
-                .map_err(|err| diagnostic(EnrichError::Database(err))),
-        );
+        let connector = DbConfig::from_env().and_then(|config| MysqlConnector::new(&config));
+        let connector = Arc::new(init_or_report(connector.map_err(EnrichError::Database)).await?);
         lambda_runtime::run_concurrent(service_fn(move |event| {
             let connector = connector.clone();
             async move { handler(&connector, event).await }
@@ -33,11 +30,10 @@ fn main() -> Result<(), Error> {
 }
 
 async fn handler(
-    connector: &Result<MysqlConnector, Diagnostic>,
+    connector: &MysqlConnector,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Value, Diagnostic> {
     report(async {
-        let connector = connector.as_ref().map_err(Clone::clone)?;
         let payload: Value = payload::read(&event.payload)
             .map_err(|err| diagnostic(EnrichError::InvalidPayload(err.into())))?;
         // A connection for this invocation only: connect, query, disconnect.

@@ -6,14 +6,13 @@
 //! every invocation needs it, and paid in init it is off the request path whenever Lambda
 //! initialises ahead of requests (provisioned concurrency, Managed Instances). It trusts
 //! Amazon's roots, embedded: loading the system's was 3.3 ms of init (shared::trust). Its
-//! connection pool stays warm across invocations. A bad `SSL_CERT_FILE` is reported by
-//! every invocation, not a crash.
+//! connection pool stays warm across invocations. A bad `SSL_CERT_FILE` fails the init.
 
 // The S3 client's nested futures exceed the compiler's default layout depth.
 #![recursion_limit = "256"]
 
 use aws_lambda_events::event::s3::S3Event;
-use functions::{diagnostic, report, start};
+use functions::{diagnostic, init_or_report, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use serde_json::value::RawValue;
 use shared::deadline::Deadline;
@@ -24,9 +23,8 @@ fn main() -> Result<(), Error> {
     start(async {
         // Init: build the client once, for every invocation of this environment; clones
         // share it (and its connection pool) between invocations served at once.
-        let store: Result<S3Metadata, Diagnostic> = shared::aws::sdk_config()
-            .map(|config| S3Metadata::new(aws_sdk_s3::Client::new(&config)))
-            .map_err(diagnostic);
+        let config = init_or_report(shared::aws::sdk_config()).await?;
+        let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
 
         lambda_runtime::run_concurrent(service_fn(move |event| {
             let store = store.clone();
@@ -37,11 +35,10 @@ fn main() -> Result<(), Error> {
 }
 
 async fn handler(
-    store: Result<S3Metadata, Diagnostic>,
+    store: S3Metadata,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Vec<ObjectContentType>, Diagnostic> {
     report(async {
-        let store = store?;
         let notification: S3Event = payload::read(&event.payload)
             .map_err(|err| diagnostic(ObjectError::Unreadable(err)))?;
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
