@@ -1406,7 +1406,8 @@ fn the_stack_is_created_on_moto_from_the_zips() {
     // What moto does not apply, reported rather than asserted (each is asserted on the
     // transformed template above).
     eprintln!(
-        "moto could not create {MOTO_CANNOT_CREATE:?} and left out the outputs {}; it \
+        "moto could not create {MOTO_CANNOT_CREATE:?} (moto-stack.py leaves out the \
+         outputs that name a type moto does not implement: {}); it \
          does not apply the bucket's notification ({}), versioning ({}), the functions' \
          LoggingConfig ({}), TracingConfig ({}) or Layers ({}), nor a security group's \
          egress rules (AppSecurityGroup egress: {})",
