@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any, Callable
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from . import connections
 from .changes import Guard
 from .invoke import run_concurrently
@@ -17,13 +19,13 @@ from .stack import BURST, Stack
 
 def run(lam: Any, logs: Any, cloudwatch: Any, stack: Stack, guard: Guard, s: Settings,
         run_id: str, stop: threading.Event, payload: Callable[[str, int], dict[str, Any]],
-        wait: dict[str, float], say: Callable[[str], None]) -> dict[str, Any]:
+        wait: dict[str, float], say: Callable[[str], None], result: dict[str, Any]) -> None:
+    """Fills `result` as it goes: what was measured before an interruption is kept."""
     functions = [stack.functions[output] for output in BURST]
     for f in functions:
         say(f"burst: new environments for {f.name}")
         guard.change(f.name, f.memory_mb, f"{run_id}-burst")
-    result: dict[str, Any] = {"invocations": s.invocations, "concurrency": s.concurrency,
-                              "variants": []}
+    result.update(invocations=s.invocations, concurrency=s.concurrency, variants=[])
     period = int(wait["metric_period_s"])
     for n, f in enumerate(functions):
         if stack.proxy_name and n > 0:
@@ -48,10 +50,15 @@ def run(lam: Any, logs: Any, cloudwatch: Any, stack: Stack, guard: Guard, s: Set
     for variant, f in zip(result["variants"], functions):
         window = (variant["window"][0], variant["window"][1])
         say(f"burst: {f.key}: reading the functions' reports from {f.log_group}")
-        variant["connections"] = connections.from_log_streams(
-            logs, f.log_group, window, len(variant["invocations"]), wait["logs_s"])
+        try:
+            variant["connections"] = connections.from_log_streams(
+                logs, f.log_group, window, len(variant["invocations"]), wait["logs_s"])
+        except (ClientError, BotoCoreError) as error:  # e.g. no logs:FilterLogEvents
+            say(f"burst: {f.key}: the log group was not read: {error}")
         if stack.proxy_name:
             say(f"burst: {f.key}: reading {stack.proxy_name}'s metrics from CloudWatch")
-            variant["proxy"] = connections.from_proxy(cloudwatch, stack.proxy_name, window,
-                                                      period, wait["metrics_s"])
-    return result
+            try:
+                variant["proxy"] = connections.from_proxy(cloudwatch, stack.proxy_name, window,
+                                                          period, wait["metrics_s"])
+            except (ClientError, BotoCoreError) as error:
+                say(f"burst: {f.key}: the proxy's metrics were not read: {error}")

@@ -73,8 +73,7 @@ def steps(stack: Stack, s: Settings, prices: Prices) -> list[Step]:
 def describe(stack: Stack, s: Settings, prices: Prices) -> str:
     plan = steps(stack, s, prices)
     lines = [f"stack {stack.name} in {stack.region}; parameters: "
-             + ", ".join(f"{k}={v}" for k, v in sorted(stack.parameters.items())
-                         if k not in ("DatabaseUrl", "DatabaseSecretArn", "EncryptedSecret"))]
+             + ", ".join(f"{k}={v}" for k, v in stack.shown_parameters.items())]
     lines.append(f"proxy: {stack.proxy_name}" if stack.proxy_name else
                  "proxy: none in this stack (no DatabaseProxyName output)")
     lines.append("plan:")

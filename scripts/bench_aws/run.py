@@ -23,6 +23,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
 from . import burst, plan, stack as stacks, sweep
 from .changes import Guard, Interrupted, interrupt_once
@@ -157,8 +158,8 @@ def main(argv: list[str]) -> int:
                     | set(args.sweep_functions if "sweep" in args.phases else ()))
     try:
         stack = stacks.describe(clients["cloudformation"], lam, args.stack, wanted)
-    except stacks.StackError as error:
-        say(str(error))
+    except (stacks.StackError, ClientError, BotoCoreError) as error:
+        say(f"cannot read the stack: {error}")
         return 2
     say(plan.describe(stack, settings, prices).replace("\n", "\nbench-aws: "))
     if not args.yes:
@@ -172,9 +173,7 @@ def main(argv: list[str]) -> int:
     results: dict[str, Any] = {
         "format": 1,
         "stack": {"name": stack.name, "region": stack.region,
-                  "parameters": {k: v for k, v in stack.parameters.items()
-                                 if k not in ("DatabaseUrl", "DatabaseSecretArn")},
-                  "outputs": stack.outputs},
+                  "parameters": stack.shown_parameters, "outputs": stack.outputs},
         "endpoints": {name: client.meta.endpoint_url for name, client in clients.items()},
         "started_at": started.isoformat(),
         "prices": {"x86_64_per_gb_second": prices.x86_64_per_gb_second,
@@ -191,10 +190,11 @@ def main(argv: list[str]) -> int:
             "metric_period_s": args.metric_period}
     try:
         if "burst" in args.phases:
-            results["burst"] = burst.run(lam, clients["logs"], clients["cloudwatch"], stack, guard,
-                                         settings, run_id, stop, payload, wait, say)
+            burst.run(lam, clients["logs"], clients["cloudwatch"], stack, guard, settings,
+                      run_id, stop, payload, wait, say, results.setdefault("burst", {}))
         if "sweep" in args.phases:
-            results["sweep"] = sweep.run(lam, stack, guard, settings, run_id, stop, payload, say)
+            sweep.run(lam, stack, guard, settings, run_id, stop, payload, say,
+                      results.setdefault("sweep", {}))
     except Interrupted as interruption:
         stop.set()
         name = str(interruption)
@@ -220,6 +220,9 @@ def main(argv: list[str]) -> int:
     # Everything is put back: from here, Ctrl-C just stops the process.
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, signal.SIG_DFL)
+    for phase in ("burst", "sweep"):
+        if not results.get(phase):  # interrupted before it measured anything
+            results.pop(phase, None)
     results["finished_at"] = datetime.now(timezone.utc).isoformat()
     (out / "results.json").write_text(json.dumps(results, indent=1))
     say(f"results: {out / 'results.json'}")

@@ -16,6 +16,8 @@ FUNCTIONS: dict[str, tuple[str, str]] = {
 }
 BURST = ("RdsEnrichNaiveFunction", "RdsEnrichFunction")
 PROXY_OUTPUT = "DatabaseProxyName"
+# Parameters left out of the plan and the report: a password, a secret's ARN, ciphertext.
+UNSHOWN_PARAMETERS = ("DatabaseUrl", "DatabaseSecretArn", "EncryptedSecret")
 
 
 class StackError(Exception):
@@ -66,6 +68,10 @@ class Stack:
     parameters: dict[str, str]
     outputs: dict[str, str]
     functions: dict[str, FunctionInfo] = field(default_factory=dict)
+
+    @property
+    def shown_parameters(self) -> dict[str, str]:
+        return {k: v for k, v in sorted(self.parameters.items()) if k not in UNSHOWN_PARAMETERS}
 
     @property
     def proxy_name(self) -> str | None:

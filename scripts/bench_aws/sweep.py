@@ -15,9 +15,10 @@ from .stack import Stack
 
 
 def run(lam: Any, stack: Stack, guard: Guard, s: Settings, run_id: str, stop: threading.Event,
-        payload: Callable[[str, int], dict[str, Any]], say: Callable[[str], None]) -> dict[str, Any]:
-    result: dict[str, Any] = {"memory_sizes": list(s.memory_sizes), "cold": s.cold,
-                              "warm": s.warm, "functions": []}
+        payload: Callable[[str, int], dict[str, Any]], say: Callable[[str], None],
+        result: dict[str, Any]) -> None:
+    """Fills `result` as it goes: what was measured before an interruption is kept."""
+    result.update(memory_sizes=list(s.memory_sizes), cold=s.cold, warm=s.warm, functions=[])
     for output in s.sweep:
         f = stack.functions[output]
         entry: dict[str, Any] = {"key": f.key, "function": f.name, "architecture": f.architecture,
@@ -28,7 +29,7 @@ def run(lam: Any, stack: Stack, guard: Guard, s: Settings, run_id: str, stop: th
             continue
         for size in s.memory_sizes:
             if stop.is_set():
-                return result
+                return
             say(f"sweep: {f.key} at {size} MB")
             guard.change(f.name, f.memory_mb, f"{run_id}-{size}", memory_mb=size)
             cold = run_concurrently(lam, f.name, lambda i: payload(output, i), s.cold, s.cold, stop)
@@ -37,4 +38,3 @@ def run(lam: Any, stack: Stack, guard: Guard, s: Settings, run_id: str, stop: th
             entry["sizes"].append({"memory_mb": size,
                                    "cold": [r.to_json() for r in cold],
                                    "warm": [r.to_json() for r in warm]})
-    return result
