@@ -62,8 +62,8 @@ class FunctionReport:
 
 
 # One "Name: value unit" field of a REPORT line. Fields are separated by tabs in the
-# logs, by runs of spaces where a page rendered them; "Billed Duration" and "Init
-# Duration" are tried before "Duration" so that each name is read whole.
+# logs, by runs of spaces where a page rendered them. Matches are found left to right, so
+# "Billed Duration" and "Init Duration" are read whole, never as their inner "Duration".
 _FIELD = re.compile(
     r"(Billed Duration|Init Duration|Restore Duration|Duration|Memory Size|"
     r"Max Memory Used|Status|Error Type):[ \t]*([^\t]*?)(?=\t|\s{2,}|\s*$)"

@@ -170,17 +170,24 @@ class Function:
     def _acquire(self) -> tuple[Environment | None, dict[str, Any]]:
         """An idle environment of the current configuration, or None with the
         configuration a new one must be started with (a place is kept for it)."""
-        with self._lock:
-            while self._idle:
-                environment = self._idle.pop()  # the most recently used
-                if environment.alive and environment.generation == self._generation:
-                    self._busy.add(environment)
-                    return environment, {}
-            if len(self._busy) + self._starting >= self.limit:
-                self.stats["throttles"] += 1
-                raise ApiError(429, "TooManyRequestsException", "Rate Exceeded.")
-            self._starting += 1
-            return None, {"config": copy.deepcopy(self.config), "generation": self._generation}
+        stale = []
+        try:
+            with self._lock:
+                while self._idle:
+                    environment = self._idle.pop()  # the most recently used
+                    if environment.alive and environment.generation == self._generation:
+                        self._busy.add(environment)
+                        return environment, {}
+                    stale.append(environment)
+                if len(self._busy) + self._starting >= self.limit:
+                    self.stats["throttles"] += 1
+                    raise ApiError(429, "TooManyRequestsException", "Rate Exceeded.")
+                self._starting += 1
+                return None, {"config": copy.deepcopy(self.config),
+                              "generation": self._generation}
+        finally:
+            for environment in stale:
+                environment.shutdown()
 
     def _start(self, config: dict[str, Any], generation: int) -> Environment:
         logging_config = config["LoggingConfig"]
