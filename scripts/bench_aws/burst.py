@@ -23,6 +23,11 @@ def run(lam: Any, logs: Any, cloudwatch: Any, stack: Stack, guard: Guard, s: Set
     """Fills `result` as it goes: what was measured before an interruption is kept."""
     functions = [stack.functions[output] for output in BURST]
     for f in functions:
+        if f.managed_instances:
+            # The `live` alias serves a published version: $LATEST's configuration is not
+            # what it runs, so environments are not forced (nor changed) there.
+            say(f"burst: {f.name} is on Managed Instances: its environments are as they are")
+            continue
         say(f"burst: new environments for {f.name}")
         guard.change(f.name, f.memory_mb, f"{run_id}-burst")
     result.update(invocations=s.invocations, concurrency=s.concurrency, variants=[])

@@ -40,11 +40,14 @@ def steps(stack: Stack, s: Settings, prices: Prices) -> list[Step]:
             expected += s.invocations * invocation_cost(prices, f.architecture, f.memory_mb, s.assumed_ms)
             worst += s.invocations * invocation_cost(prices, f.architecture, f.memory_mb, f.timeout_s * 1000)
         names = " and ".join(f"{f.key} ({f.name}, {f.memory_mb} MB)" for f in functions)
+        forced = [f for f in functions if not f.managed_instances]
+        how = ("one configuration update each" if len(forced) == len(functions) else
+               "one configuration update each, none on Managed Instances")
         plan.append(Step(
-            f"burst: new environments for {names} (one configuration update each), then "
-            f"{s.invocations} invocations of each at concurrency {s.concurrency}, naive first",
-            2 * s.invocations, len(functions), expected, worst))
-        changed.update(f.name for f in functions)
+            f"burst: new environments for {names} ({how}), then {s.invocations} invocations "
+            f"of each at concurrency {s.concurrency}, naive first",
+            2 * s.invocations, len(forced), expected, worst))
+        changed.update(f.name for f in forced)
     if "sweep" in s.phases:
         for output in s.sweep:
             f = stack.functions[output]

@@ -174,11 +174,15 @@ class Environment:
                 environment["AWS_LAMBDA_LOG_LEVEL"] = log_level
         self.log.emit(platform_log.init_start(log_format, function_name, self.version, time.time()))
         self._spawned_at = time.perf_counter()
-        with open(self.log.path, "ab") as out:
-            self.process = subprocess.Popen(
-                [str(bootstrap)], env=environment, cwd=str(bootstrap.parent),
-                stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+        try:
+            with open(self.log.path, "ab") as out:
+                self.process = subprocess.Popen(
+                    [str(bootstrap)], env=environment, cwd=str(bootstrap.parent),
+                    stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True)
+        except OSError:
+            self.api.stop()
+            raise
 
     # ---- called by the Runtime API --------------------------------------------------
     def _check_init(self) -> None:
