@@ -39,9 +39,8 @@ def run(lam: Any, logs: Any, cloudwatch: Any, stack: Stack, guard: Guard, s: Set
         say(f"burst: {s.invocations} invocations of {f.key} ({f.name}) at concurrency "
             f"{s.concurrency}")
         started = time.time()
-        records = run_concurrently(lam, f.name, lambda i, f=f: payload(f.output, i),
-                                   s.invocations, s.concurrency, stop,
-                                   qualifier="live" if f.managed_instances else None)
+        records = run_concurrently(lam, f.target, lambda i, f=f: payload(f.output, i),
+                                   s.invocations, s.concurrency, stop)
         finished = time.time()
         result["variants"].append({
             "key": f.key, "function": f.name, "memory_mb": f.memory_mb,

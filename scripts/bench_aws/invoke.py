@@ -48,15 +48,12 @@ class Record:
         return asdict(self)
 
 
-def invoke_once(lam: Any, name: str, payload: dict[str, Any], i: int, t0: float,
-                qualifier: str | None = None) -> Record:
+def invoke_once(lam: Any, name: str, payload: dict[str, Any], i: int, t0: float) -> Record:
+    """`name`: a function's name, or an alias's ARN or name:alias."""
     started_at, start = time.time(), time.perf_counter()
-    args: dict[str, Any] = {"FunctionName": name, "Payload": json.dumps(payload).encode(),
-                            "LogType": "Tail"}
-    if qualifier:
-        args["Qualifier"] = qualifier
     try:
-        response = lam.invoke(**args)
+        response = lam.invoke(FunctionName=name, Payload=json.dumps(payload).encode(),
+                              LogType="Tail")
         response["Payload"].read()
     except (ClientError, BotoCoreError) as error:
         return Record(i, start - t0, started_at, (time.perf_counter() - start) * 1000, None,
@@ -73,7 +70,7 @@ def invoke_once(lam: Any, name: str, payload: dict[str, Any], i: int, t0: float,
 
 
 def run_concurrently(lam: Any, name: str, payload: Callable[[int], dict[str, Any]], count: int,
-                     concurrency: int, stop: threading.Event, qualifier: str | None = None,
+                     concurrency: int, stop: threading.Event,
                      time_limit_s: float = 3600.0) -> list[Record]:
     """`count` invocations by `concurrency` workers, each taking the next index as it
     finishes one. Returns the records in order of start. Raises TooManyErrors when the API
@@ -91,7 +88,7 @@ def run_concurrently(lam: Any, name: str, payload: Callable[[int], dict[str, Any
                 if i >= count:
                     return
                 state["next"] += 1
-            record = invoke_once(lam, name, payload(i), i, t0, qualifier)
+            record = invoke_once(lam, name, payload(i), i, t0)
             with lock:
                 records.append(record)
                 state["errors_in_a_row"] = state["errors_in_a_row"] + 1 if record.api_error else 0

@@ -7,12 +7,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Output key -> (short name in the report, the event each invocation sends).
-FUNCTIONS: dict[str, tuple[str, str]] = {
-    "RdsEnrichNaiveFunction": ("naive", "id"),
-    "RdsEnrichFunction": ("global", "id"),
-    "S3GetObjectFunction": ("s3-get-object", "s3"),
-    "DecryptEnvFunction": ("decrypt-env", "message"),
+# Output key -> (short name in the report, the event each invocation sends, the output
+# naming its `live` alias on Managed Instances, which run published versions only).
+FUNCTIONS: dict[str, tuple[str, str, str]] = {
+    "RdsEnrichNaiveFunction": ("naive", "id", "RdsEnrichNaiveAlias"),
+    "RdsEnrichFunction": ("global", "id", "RdsEnrichAlias"),
+    "S3GetObjectFunction": ("s3-get-object", "s3", "S3GetObjectAlias"),
+    "DecryptEnvFunction": ("decrypt-env", "message", "DecryptEnvAlias"),
 }
 BURST = ("RdsEnrichNaiveFunction", "RdsEnrichFunction")
 PROXY_OUTPUT = "DatabaseProxyName"
@@ -37,6 +38,8 @@ class FunctionInfo:
     variables: dict[str, str]
     # Lambda Managed Instances: billed per instance, memory set by the capacity provider.
     managed_instances: bool = False
+    # What Invoke is given: the function's name, or on Managed Instances its alias.
+    target: str = ""
 
     @staticmethod
     def of(output: str, config: dict[str, Any]) -> "FunctionInfo":
@@ -58,6 +61,7 @@ class FunctionInfo:
             log_format=logging.get("LogFormat", "Text"),
             variables=dict(environment.get("Variables") or {}),
             managed_instances="CapacityProviderConfig" in config,
+            target=config["FunctionName"],
         )
 
 
@@ -99,5 +103,8 @@ def describe(cloudformation: Any, lam: Any, name: str, wanted: list[str]) -> Sta
             raise StackError(f"{outputs[output]} is {config.get('State')} / "
                              f"{config.get('LastUpdateStatus')}: wait until it is Active and "
                              "its last update Successful")
-        stack.functions[output] = FunctionInfo.of(output, config)
+        info = FunctionInfo.of(output, config)
+        if info.managed_instances:
+            info.target = outputs.get(FUNCTIONS[output][2]) or f"{info.name}:live"
+        stack.functions[output] = info
     return stack
