@@ -1,7 +1,7 @@
 # Set-up on a fresh machine is two commands: `make zip` and `make test`.
 # Each installs what it needs (cargo-lambda from PyPI, binutils from Debian).
 
-.PHONY: zip test lint e2e bench deploy services services-down clean
+.PHONY: zip test lint e2e bench bench-aws deploy services services-down clean
 
 ## Build every function as target/lambda/<function>/bootstrap.zip and print their sizes.
 zip:
@@ -34,6 +34,7 @@ services-down:
 e2e: zip
 	rm -rf target/e2e
 	scripts/template-tools
+	cargo build -q -p bench --bin bench # the report renderer tests/tests/bench_aws.rs runs
 	scripts/services up
 	status=0; cargo test -p e2e --features services --no-fail-fast || status=$$?; scripts/services down; exit $$status
 
@@ -44,6 +45,13 @@ deploy: zip
 ## The article's experiment and the costs behind it: docs/benchmarks.md, .json and charts.
 bench:
 	scripts/bench
+
+## The article's experiment on a stack you deployed (docs/bench-aws.md). Prints the plan,
+## the invocations and their cost, and changes nothing; ARGS=--yes runs it.
+bench-aws:
+	@test -n "$(STACK)" || { echo "usage: make bench-aws STACK=<stack name> [ARGS='--yes ...']" >&2; exit 2; }
+	bash -c 'source scripts/lib.sh && need_pip "boto3==$$BOTO3_VERSION"'
+	python3 scripts/bench-aws.py --stack "$(STACK)" $(ARGS)
 
 clean: services-down
 	cargo clean

@@ -5,6 +5,7 @@
 //!
 //! Everything talks to 127.0.0.1 only, and every loop is bounded in count and time.
 
+mod aws_report;
 mod db;
 mod experiments;
 mod fake_runtime;
@@ -33,6 +34,13 @@ type Result<T> = std::result::Result<T, Box<dyn std::error::Error>>;
 const NETWORK_RTT: Duration = Duration::from_micros(500);
 
 fn main() -> Result<()> {
+    // `bench aws-report DIR`: the report of a `make bench-aws` run (no services needed).
+    if std::env::args().nth(1).as_deref() == Some("aws-report") {
+        let dir = std::env::args()
+            .nth(2)
+            .ok_or("usage: bench aws-report DIR")?;
+        return aws_report::render(std::path::Path::new(&dir));
+    }
     let root = workspace_root();
     let services = Services::load();
     let out = root.join("target/bench");

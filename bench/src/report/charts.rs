@@ -1,5 +1,5 @@
-//! The article's two figures, as SVG: each invocation's handler time over the burst,
-//! and the database's open connections over time.
+//! The benchmarks' figures, as SVG: each invocation's time over the burst, connections over
+//! time, Managed Instances' throughput, the cold invocation, and the memory sweep.
 
 use std::path::Path;
 
@@ -11,59 +11,86 @@ use crate::Result;
 const NAIVE: RGBColor = RGBColor(214, 39, 40);
 const GLOBAL: RGBColor = RGBColor(31, 119, 180);
 
+/// One variant's invocations in order of start: (index, ms, cold).
+pub(crate) struct InvocationSeries {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64, bool)>,
+}
+
+/// One variant's values over time: (seconds, value), and an event to mark (seconds, name).
+pub(crate) struct TimeSeries {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, f64)>,
+    pub(crate) marker: Option<(f64, String)>,
+    /// A dot at each point too (sparse series, such as one value per metric period).
+    pub(crate) dots: bool,
+}
+
 pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
+    let series =
+        [(&burst.naive, "naive"), (&burst.global, "global")].map(|(v, name)| InvocationSeries {
+            label: format!("{name}: {}", v.function),
+            points: v.points(),
+        });
+    invocation_times(
+        path,
+        &format!(
+            "Handler time per invocation: {} invocations at concurrency {}",
+            burst.invocations, burst.concurrency
+        ),
+        "handler time (ms, log scale)",
+        burst.invocations as f64,
+        &series,
+    )
+}
+
+/// Each invocation's time, naive and global, cold invocations as triangles (log scale).
+pub(crate) fn invocation_times(
+    path: &Path,
+    caption: &str,
+    y_desc: &str,
+    invocations: f64,
+    series: &[InvocationSeries; 2],
+) -> Result<()> {
     let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let variants = [
-        (&burst.naive, NAIVE, "naive"),
-        (&burst.global, GLOBAL, "global"),
-    ];
-    let max_ms = variants
-        .iter()
-        .flat_map(|(v, _, _)| v.points())
-        .map(|(_, ms, _)| ms)
-        .fold(1.0_f64, f64::max);
-    let min_ms = variants
-        .iter()
-        .flat_map(|(v, _, _)| v.points())
-        .map(|(_, ms, _)| ms)
-        .fold(max_ms, f64::min)
-        .max(0.001);
+    let all = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().map(|(_, ms, _)| *ms))
+    };
+    let max_ms = all().fold(1.0_f64, f64::max);
+    let min_ms = all().fold(max_ms, f64::min).max(0.001);
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            format!(
-                "Handler time per invocation: {} invocations at concurrency {}",
-                burst.invocations, burst.concurrency
-            ),
-            ("sans-serif", 20),
-        )
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(70)
         .build_cartesian_2d(
-            0.0..burst.invocations as f64,
+            0.0..invocations.max(1.0),
             (min_ms * 0.8..max_ms * 1.25).log_scale(),
         )?;
     chart
         .configure_mesh()
         .x_desc("invocation, in order of start")
         .x_label_formatter(&|x| format!("{}", x.round() as u64))
-        .y_desc("handler time (ms, log scale)")
+        .y_desc(y_desc)
         .draw()?;
-    for (variant, color, name) in variants {
-        let points = variant.points();
+    for (series, color) in series.iter().zip([NAIVE, GLOBAL]) {
         chart
             .draw_series(
-                points
+                series
+                    .points
                     .iter()
                     .filter(|(_, _, cold)| !cold)
                     .map(|&(x, y, _)| Circle::new((x, y), 1, color.mix(0.6).filled())),
             )?
-            .label(format!("{name}: {}", variant.function))
+            .label(series.label.clone())
             .legend(move |(x, y)| Circle::new((x, y), 4, color.filled()));
         // Cold invocations (first of each process) stand out.
         chart.draw_series(
-            points
+            series
+                .points
                 .iter()
                 .filter(|(_, _, cold)| *cold)
                 .map(|&(x, y, _)| TriangleMarker::new((x, y), 6, color.filled())),
@@ -80,62 +107,93 @@ pub fn durations(path: &Path, burst: &BurstReport) -> Result<()> {
 }
 
 pub fn connections(path: &Path, burst: &BurstReport) -> Result<()> {
+    let series = [(&burst.naive, "naive"), (&burst.global, "global")].map(|(v, name)| {
+        TimeSeries {
+            label: format!("{name}: {}", v.function),
+            points: v
+                .samples
+                .iter()
+                .map(|s| (s.t_ms as f64 / 1000.0, s.threads_connected as f64))
+                .collect(),
+            // SIGTERM to every container: where Lambda would reclaim them.
+            marker: Some((v.sigterm_at_ms as f64 / 1000.0, format!("SIGTERM ({name})"))),
+            dots: false,
+        }
+    });
+    over_time(
+        path,
+        "Open database connections (sampled every 100 ms)",
+        "seconds since the containers started",
+        "connections",
+        burst.concurrency as f64,
+        &series,
+    )
+}
+
+/// Values over time, naive and global, each with its marker (a vertical line).
+pub(crate) fn over_time(
+    path: &Path,
+    caption: &str,
+    x_desc: &str,
+    y_desc: &str,
+    y_at_least: f64,
+    series: &[TimeSeries; 2],
+) -> Result<()> {
     let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
     root.fill(&WHITE)?;
-    let variants = [
-        (&burst.naive, NAIVE, "naive"),
-        (&burst.global, GLOBAL, "global"),
-    ];
-    let max_t = variants
+    let max_t = series
         .iter()
-        .flat_map(|(v, _, _)| v.samples.iter().map(|s| s.t_ms))
-        .max()
-        .unwrap_or(1) as f64
-        / 1000.0;
-    let max_c = variants
+        .flat_map(|s| {
+            s.points
+                .iter()
+                .map(|p| p.0)
+                .chain(s.marker.iter().map(|m| m.0))
+        })
+        .fold(1.0_f64, f64::max);
+    let max_c = series
         .iter()
-        .flat_map(|(v, _, _)| v.samples.iter().map(|s| s.threads_connected))
-        .max()
-        .unwrap_or(1)
-        .max(burst.concurrency as u64) as f64;
+        .flat_map(|s| s.points.iter().map(|p| p.1))
+        .fold(y_at_least.max(1.0), f64::max);
     let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "Open database connections (sampled every 100 ms)",
-            ("sans-serif", 20),
-        )
+        .caption(caption, ("sans-serif", 20))
         .margin(12)
         .x_label_area_size(40)
         .y_label_area_size(50)
         .build_cartesian_2d(0.0..max_t, 0.0..max_c * 1.15)?;
     chart
         .configure_mesh()
-        .x_desc("seconds since the containers started")
-        .y_desc("connections")
+        .x_desc(x_desc)
+        .y_desc(y_desc)
         .draw()?;
-    for (variant, color, name) in variants {
+    for (series, color) in series.iter().zip([NAIVE, GLOBAL]) {
         chart
             .draw_series(LineSeries::new(
-                variant
-                    .samples
-                    .iter()
-                    .map(|s| (s.t_ms as f64 / 1000.0, s.threads_connected as f64)),
+                series.points.iter().copied(),
                 color.stroke_width(2),
             ))?
-            .label(format!("{name}: {}", variant.function))
+            .label(series.label.clone())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
             });
-        // SIGTERM to every container: where Lambda would reclaim them.
-        let t = variant.sigterm_at_ms as f64 / 1000.0;
-        chart.draw_series(LineSeries::new(
-            vec![(t, 0.0), (t, max_c * 1.1)],
-            color.mix(0.5).stroke_width(1),
-        ))?;
-        chart.draw_series(std::iter::once(Text::new(
-            format!("SIGTERM ({name})"),
-            (t, max_c * 1.1),
-            ("sans-serif", 12).into_font().color(&color),
-        )))?;
+        if series.dots {
+            chart.draw_series(
+                series
+                    .points
+                    .iter()
+                    .map(|&p| Circle::new(p, 3, color.filled())),
+            )?;
+        }
+        if let Some((t, name)) = &series.marker {
+            chart.draw_series(LineSeries::new(
+                vec![(*t, 0.0), (*t, max_c * 1.1)],
+                color.mix(0.5).stroke_width(1),
+            ))?;
+            chart.draw_series(std::iter::once(Text::new(
+                name.clone(),
+                (*t, max_c * 1.1),
+                ("sans-serif", 12).into_font().color(&color),
+            )))?;
+        }
     }
     chart
         .configure_series_labels()
@@ -284,6 +342,77 @@ pub fn cold_start(path: &Path, rows: &[crate::experiments::cold_start::ColdRow])
             ("sans-serif", 12),
         )))?;
     }
+    root.present()?;
+    Ok(())
+}
+
+/// One function's memory sweep: (memory MB, warm Duration p50, Init Duration p50), in ms.
+pub(crate) struct SweepSeries {
+    pub(crate) label: String,
+    pub(crate) points: Vec<(f64, Option<f64>, Option<f64>)>,
+}
+
+/// Warm Duration (circles) and Init Duration (triangles) against the memory size, one
+/// colour per function (log scale).
+pub(crate) fn memory_sweep(path: &Path, series: &[SweepSeries]) -> Result<()> {
+    const COLORS: [RGBColor; 4] = [
+        NAIVE,
+        GLOBAL,
+        RGBColor(148, 103, 189),
+        RGBColor(127, 127, 127),
+    ];
+    let root = SVGBackend::new(path, (960, 480)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let values = || {
+        series
+            .iter()
+            .flat_map(|s| s.points.iter().flat_map(|p| [p.1, p.2]).flatten())
+    };
+    let max_ms = values().fold(1.0_f64, f64::max);
+    let min_ms = values().fold(max_ms, f64::min).max(0.001);
+    let max_mb = series
+        .iter()
+        .flat_map(|s| s.points.iter().map(|p| p.0))
+        .fold(256.0_f64, f64::max);
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            "Warm Duration (circles) and Init Duration (triangles), p50, by memory size",
+            ("sans-serif", 20),
+        )
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(
+            0.0..max_mb * 1.05,
+            (min_ms * 0.8..max_ms * 1.25).log_scale(),
+        )?;
+    chart
+        .configure_mesh()
+        .x_desc("memory size (MB)")
+        .y_desc("ms (log scale)")
+        .draw()?;
+    for (s, color) in series.iter().zip(COLORS.iter().cycle().copied()) {
+        let warm: Vec<(f64, f64)> = s.points.iter().filter_map(|p| Some((p.0, p.1?))).collect();
+        let init: Vec<(f64, f64)> = s.points.iter().filter_map(|p| Some((p.0, p.2?))).collect();
+        chart
+            .draw_series(LineSeries::new(warm.iter().copied(), color.stroke_width(2)))?
+            .label(s.label.clone())
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 16, y)], color.stroke_width(2))
+            });
+        chart.draw_series(warm.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+        chart.draw_series(LineSeries::new(init.iter().copied(), color.mix(0.5)))?;
+        chart.draw_series(
+            init.iter()
+                .map(|&p| TriangleMarker::new(p, 6, color.filled())),
+        )?;
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()?;
     root.present()?;
     Ok(())
 }
