@@ -621,6 +621,50 @@ fn the_network_is_scoped_by_the_templates_own_security_groups() {
     }
 }
 
+/// EC2's own limits on descriptions, which neither cfn-lint nor moto checks: a group's
+/// description is `a-zA-Z0-9`, spaces and `._-:/()#,@[]+=&;{}!$*`, a rule's the same
+/// without `&`, at most 255 characters each (EC2 API reference, CreateSecurityGroup and
+/// IpPermission/UserIdGroupPair). One character outside them fails the real deployment.
+#[test]
+fn security_group_descriptions_are_what_ec2_accepts_for_any_stack_name() {
+    let longest_stack_name = "s".repeat(128);
+    let text = |description: &Value| -> String {
+        let raw = description
+            .as_str()
+            .or_else(|| description["Fn::Sub"].as_str())
+            .unwrap_or_else(|| panic!("description {description}"));
+        raw.replace("${AWS::StackName}", &longest_stack_name)
+    };
+    let check = |what: &str, s: &str, extra: &str| {
+        let allowed = |c: char| c.is_ascii_alphanumeric() || " ._-:/()#,@[]+=;{}!$*".contains(c);
+        assert!(
+            s.len() <= 255 && s.chars().all(|c| allowed(c) || extra.contains(c)),
+            "{what}: EC2 refuses {s:?}"
+        );
+    };
+    for params in [
+        PROXY.to_vec(),
+        DIRECT.to_vec(),
+        [
+            &PROXY[..],
+            &MANAGED[..],
+            &["S3PrefixListId=pl-0123456789abcdef0"],
+        ]
+        .concat(),
+        [&DIRECT[..], &MANAGED[..]].concat(),
+    ] {
+        let t = resolved(&params);
+        for (name, g) in of_type(&t, "AWS::EC2::SecurityGroup") {
+            check(name, &text(&g["Properties"]["GroupDescription"]), "&");
+        }
+        for (group, direction, rule) in security_rules(&t) {
+            if let Some(description) = rule.get("Description") {
+                check(&format!("{group} {direction}"), &text(description), "");
+            }
+        }
+    }
+}
+
 /// Issue #21, item 3: in every mode, no password in any function's configuration and TLS
 /// required; the proxy's own login as narrow as its scheme allows.
 #[test]
