@@ -830,13 +830,33 @@ fn parameters_that_cannot_work_are_refused() {
         let err = refused(&params);
         assert!(err.contains(why), "{params:?}: {err}");
     }
-    // And what does work is accepted (the sets the other tests use).
+    // And what does work is accepted (the sets the other tests use), with ids and ARNs of
+    // every form AWS issues: other partitions, a multi-Region key (mrk-...), 8-digit ids.
     for params in [
         PROXY.to_vec(),
         DIRECT.to_vec(),
         [&PROXY[..], &MANAGED[..]].concat(),
+        vec![
+            "DatabaseClusterId=App-Cluster-1",
+            "DatabaseSecretArn=arn:aws-us-gov:secretsmanager:us-gov-west-1:123456789012:secret:rds/app-AbCdEf",
+            "DatabaseSecretKeyArn=arn:aws-cn:kms:cn-north-1:123456789012:key/mrk-0123456789abcdef0123456789abcdef",
+            "ComputeModel=managed-instances",
+            "VpcEndpointsSecurityGroupId=sg-01234567",
+            "S3PrefixListId=pl-63a5400a",
+        ],
+        vec![
+            "DatabaseTarget=direct",
+            "DatabaseHost=app.cluster-c0ffee0c0ffe.cn-north-1.rds.amazonaws.com.cn",
+            "DatabaseResourceId=cluster-ABCDEFGHIJKL01234",
+            "DatabaseCaLayerArn=arn:aws-cn:lambda:cn-north-1:123456789012:layer:rds-ca:3",
+        ],
     ] {
-        assert!(transform(&params).status.success(), "{params:?}");
+        let out = transform(&params);
+        assert!(
+            out.status.success(),
+            "{params:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 
     for params in [
