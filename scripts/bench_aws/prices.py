@@ -2,9 +2,10 @@
 
 The defaults are AWS's public on-demand prices for US East (N. Virginia), first tier
 (https://aws.amazon.com/lambda/pricing/: $0.0000166667 per GB-second on x86_64,
-$0.0000133334 on arm64, $0.20 per million requests), as quoted from that page on
-PRICES_DATE; they are parameters (--price-*) because regions and dates differ. No free
-tier is subtracted. Billed duration is what Lambda's report says, init included where
+$0.0000133334 on arm64, $0.20 per million requests), unchanged since arm64 functions came
+out in 2021, written down on PRICES_DATE without reading that page (no web access where
+this was written); they are parameters (--price-*) because regions and dates differ. No
+free tier is subtracted. Billed duration is what Lambda's report says, init included where
 Lambda bills it (custom runtimes such as provided.al2023 always have been; every runtime
 since 2025-08-01). Lambda Managed Instances are billed per instance, not per GB-second:
 not estimated here.
