@@ -99,7 +99,11 @@ def describe(cloudformation: Any, lam: Any, name: str, wanted: list[str]) -> Sta
             hint = " (deploy with DeployNaive=true)" if output == "RdsEnrichNaiveFunction" else ""
             raise StackError(f"stack {name} has no output {output}{hint}")
         config = lam.get_function_configuration(FunctionName=outputs[output])
-        if config.get("State") != "Active" or config.get("LastUpdateStatus") != "Successful":
+        # On Managed Instances the unpublished $LATEST is never invoked (Lambda reports it
+        # ActiveNonInvocable): the alias, a published version, is what runs.
+        managed = "CapacityProviderConfig" in config
+        usable = ("Active", "ActiveNonInvocable") if managed else ("Active",)
+        if config.get("State") not in usable or config.get("LastUpdateStatus") != "Successful":
             raise StackError(f"{outputs[output]} is {config.get('State')} / "
                              f"{config.get('LastUpdateStatus')}: wait until it is Active and "
                              "its last update Successful")

@@ -9,7 +9,7 @@ from pathlib import Path
 from bench_aws.changes import MARKER, Guard
 from bench_aws.plan import Settings, invocation_count, steps
 from bench_aws.prices import Prices, invocation_cost
-from bench_aws.stack import FunctionInfo, Stack
+from bench_aws.stack import FunctionInfo, Stack, StackError, describe
 
 
 def config(name, memory=128, variables=None, **extra):
@@ -147,3 +147,36 @@ class PuttingBack(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class FakeCloudFormation:
+    class meta:
+        region_name = "us-east-1"
+
+    def __init__(self, outputs):
+        self.outputs = outputs
+
+    def describe_stacks(self, StackName):
+        return {"Stacks": [{"Outputs": [{"OutputKey": k, "OutputValue": v}
+                                        for k, v in self.outputs.items()]}]}
+
+
+class ReadingTheStack(unittest.TestCase):
+    def test_managed_instances_run_the_alias_while_latest_is_not_invocable(self):
+        # On Managed Instances $LATEST is never invoked (the alias serves a published
+        # version) and Lambda reports it ActiveNonInvocable.
+        lam = FakeLambda([config("s-global", 2048, State="ActiveNonInvocable",
+                                 CapacityProviderConfig={"Arn": "x"})])
+        alias = "arn:aws:lambda:us-east-1:123456789012:function:s-global:live"
+        cfn = FakeCloudFormation({"RdsEnrichFunction": "s-global", "RdsEnrichAlias": alias})
+        s = describe(cfn, lam, "s", ["RdsEnrichFunction"])
+        self.assertTrue(s.functions["RdsEnrichFunction"].managed_instances)
+        self.assertEqual(s.functions["RdsEnrichFunction"].target, alias)
+
+    def test_a_classic_function_that_is_not_active_is_refused(self):
+        for state in ("Pending", "Inactive", "ActiveNonInvocable"):
+            with self.subTest(state=state):
+                lam = FakeLambda([config("s-global", State=state)])
+                cfn = FakeCloudFormation({"RdsEnrichFunction": "s-global"})
+                with self.assertRaises(StackError):
+                    describe(cfn, lam, "s", ["RdsEnrichFunction"])
