@@ -59,14 +59,18 @@ def invoke_once(lam: Any, name: str, payload: dict[str, Any], i: int, t0: float)
         return Record(i, start - t0, started_at, (time.perf_counter() - start) * 1000, None,
                       str(error), 0, None, None)
     client_ms = (time.perf_counter() - start) * 1000
-    tail = base64.b64decode(response.get("LogResult") or "").decode("utf-8", errors="replace")
+    try:
+        tail = base64.b64decode(response.get("LogResult") or "", validate=True)
+    except ValueError:  # binascii.Error: not the tail Lambda sends; no reports then
+        tail = b""
+    text = tail.decode("utf-8", errors="replace")
+    metadata = response.get("ResponseMetadata") or {}
     # Lambda's report of this request: the Invoke answer's request id is the invocation's.
-    parsed = parse_tail(tail, request_id=response["ResponseMetadata"].get("RequestId"))
+    parsed = parse_tail(text, request_id=metadata.get("RequestId"))
     if parsed.platform is None:
-        parsed = parse_tail(tail)
-    report = parsed.platform
+        parsed = parse_tail(text)
     return Record(i, start - t0, started_at, client_ms, response.get("FunctionError"), None,
-                  response["ResponseMetadata"].get("RetryAttempts", 0), report, parsed.function)
+                  metadata.get("RetryAttempts", 0), parsed.platform, parsed.function)
 
 
 def run_concurrently(lam: Any, name: str, payload: Callable[[int], dict[str, Any]], count: int,
@@ -88,7 +92,11 @@ def run_concurrently(lam: Any, name: str, payload: Callable[[int], dict[str, Any
                 if i >= count:
                     return
                 state["next"] += 1
-            record = invoke_once(lam, name, payload(i), i, t0)
+            try:
+                record = invoke_once(lam, name, payload(i), i, t0)
+            except Exception as error:  # recorded, so that no worker dies and no index is lost
+                record = Record(i, time.perf_counter() - t0, time.time(), 0.0, None,
+                                f"harness: {error!r}", 0, None, None)
             with lock:
                 records.append(record)
                 state["errors_in_a_row"] = state["errors_in_a_row"] + 1 if record.api_error else 0
