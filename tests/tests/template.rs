@@ -891,7 +891,6 @@ fn parameters_that_cannot_work_are_refused() {
         t["Resources"]["DatabaseProxy"]["Properties"]["DBProxyName"],
         json!({"Fn::Join": ["-", ["rds-enrich", {"Fn::Select": [2, {"Fn::Split": ["/", {"Ref": "AWS::StackId"}]}]}]]})
     );
-    assert!("rds-enrich-".len() + 36 <= 63);
 }
 
 /// Issue #21, item 5, and issue #23's outputs.
@@ -1162,61 +1161,70 @@ fn the_bucket_the_invoke_permission_and_the_key_are_locked_down() {
         );
     }
 
-    // The key outlives the stack, and its policy separates administration from use.
-    let t = resolved(&PROXY);
-    let key = &t["Resources"]["SecretKey"];
-    assert_eq!(key["DeletionPolicy"], "Retain");
-    assert_eq!(key["UpdateReplacePolicy"], "Retain");
-    assert_eq!(key["Properties"]["EnableKeyRotation"], true);
-    assert_eq!(
-        t["Resources"]["SecretKeyAlias"]["Properties"],
-        json!({"AliasName": {"Fn::Sub": "alias/${AWS::StackName}/decrypt-env"},
-               "TargetKeyId": {"Ref": "SecretKey"}})
-    );
-    let root = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
-    let context = json!({"StringEquals": {
-        "kms:EncryptionContext:LambdaFunctionName": {"Ref": "DecryptEnvFunction"}
-    }});
-    let using = [
-        "kms:Decrypt",
-        "kms:ReEncrypt",
-        "kms:GenerateDataKey",
-        "kms:CreateGrant",
-    ];
-    let mut sids = Vec::new();
-    for s in key["Properties"]["KeyPolicy"]["Statement"]
-        .as_array()
-        .unwrap()
-    {
-        assert_eq!(s["Effect"], "Allow", "{s}");
-        let acts = strings(&s["Action"]);
-        assert!(acts.iter().all(|a| !a.contains('*')), "{s}");
-        let uses: Vec<&String> = acts
-            .iter()
-            .filter(|a| using.iter().any(|u| a.starts_with(u)) || *a == "kms:Encrypt")
-            .collect();
-        match s["Sid"].as_str().unwrap() {
-            "Administration" => {
-                assert_eq!(s["Principal"], root);
-                assert!(uses.is_empty(), "administration uses the key: {uses:?}");
+    // The key outlives the stack, and its policy separates administration from use, under
+    // the name of decrypt-env's function on either compute model.
+    for (params, function) in [
+        (PROXY.to_vec(), "DecryptEnvFunction"),
+        (
+            [&PROXY[..], &MANAGED[..]].concat(),
+            "DecryptEnvManagedFunction",
+        ),
+    ] {
+        let t = resolved(&params);
+        let key = &t["Resources"]["SecretKey"];
+        assert_eq!(key["DeletionPolicy"], "Retain");
+        assert_eq!(key["UpdateReplacePolicy"], "Retain");
+        assert_eq!(key["Properties"]["EnableKeyRotation"], true);
+        assert_eq!(
+            t["Resources"]["SecretKeyAlias"]["Properties"],
+            json!({"AliasName": {"Fn::Sub": "alias/${AWS::StackName}/decrypt-env"},
+                   "TargetKeyId": {"Ref": "SecretKey"}})
+        );
+        let root = json!({"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:root"}});
+        let context = json!({"StringEquals": {
+            "kms:EncryptionContext:LambdaFunctionName": {"Ref": function}
+        }});
+        let using = [
+            "kms:Decrypt",
+            "kms:ReEncrypt",
+            "kms:GenerateDataKey",
+            "kms:CreateGrant",
+        ];
+        let mut sids = Vec::new();
+        for s in key["Properties"]["KeyPolicy"]["Statement"]
+            .as_array()
+            .unwrap()
+        {
+            assert_eq!(s["Effect"], "Allow", "{s}");
+            let acts = strings(&s["Action"]);
+            assert!(acts.iter().all(|a| !a.contains('*')), "{s}");
+            let uses: Vec<&String> = acts
+                .iter()
+                .filter(|a| using.iter().any(|u| a.starts_with(u)) || *a == "kms:Encrypt")
+                .collect();
+            match s["Sid"].as_str().unwrap() {
+                "Administration" => {
+                    assert_eq!(s["Principal"], root);
+                    assert!(uses.is_empty(), "administration uses the key: {uses:?}");
+                }
+                "EncryptTheSecret" => {
+                    assert_eq!((&s["Principal"], &s["Condition"]), (&root, &context));
+                    assert_eq!(acts, actions(&["kms:Encrypt"]));
+                }
+                "DecryptForDecryptEnv" => {
+                    assert_eq!(
+                        s["Principal"],
+                        json!({"AWS": get_att("DecryptEnvRole", "Arn")})
+                    );
+                    assert_eq!(s["Condition"], context);
+                    assert_eq!(acts, actions(&["kms:Decrypt"]));
+                }
+                other => panic!("unexpected key policy statement {other}: {s}"),
             }
-            "EncryptTheSecret" => {
-                assert_eq!((&s["Principal"], &s["Condition"]), (&root, &context));
-                assert_eq!(acts, actions(&["kms:Encrypt"]));
-            }
-            "DecryptForDecryptEnv" => {
-                assert_eq!(
-                    s["Principal"],
-                    json!({"AWS": get_att("DecryptEnvRole", "Arn")})
-                );
-                assert_eq!(s["Condition"], context);
-                assert_eq!(acts, actions(&["kms:Decrypt"]));
-            }
-            other => panic!("unexpected key policy statement {other}: {s}"),
+            sids.push(s["Sid"].as_str().unwrap().to_string());
         }
-        sids.push(s["Sid"].as_str().unwrap().to_string());
+        assert_eq!(sids.len(), 3);
     }
-    assert_eq!(sids.len(), 3);
 }
 
 /// README's IAM table names exactly the actions the template grants each function.
