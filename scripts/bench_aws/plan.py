@@ -52,8 +52,9 @@ def steps(stack: Stack, s: Settings, prices: Prices) -> list[Step]:
         for output in s.sweep:
             f = stack.functions[output]
             if f.managed_instances:
-                plan.append(Step(f"memory sweep: {f.key} skipped: on Managed Instances the "
-                                 "capacity provider sets the memory", 0, 0, 0.0, 0.0))
+                plan.append(Step(f"memory sweep: {f.key} skipped: on Managed Instances a new "
+                                 "memory size runs only once a version is published", 0, 0,
+                                 0.0, 0.0))
                 continue
             per_size = s.cold + s.warm
             expected = sum(per_size * invocation_cost(prices, f.architecture, size, s.assumed_ms)

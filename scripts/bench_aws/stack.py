@@ -36,7 +36,8 @@ class FunctionInfo:
     log_group: str
     log_format: str
     variables: dict[str, str]
-    # Lambda Managed Instances: billed per instance, memory set by the capacity provider.
+    # Lambda Managed Instances: billed per instance; a configuration change (memory
+    # included) runs only once a version is published, and the alias serves one.
     managed_instances: bool = False
     # What Invoke is given: the function's name, or on Managed Instances its alias.
     target: str = ""

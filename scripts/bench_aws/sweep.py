@@ -25,7 +25,8 @@ def run(lam: Any, stack: Stack, guard: Guard, s: Settings, run_id: str, stop: th
                                  "original_memory_mb": f.memory_mb, "sizes": []}
         result["functions"].append(entry)
         if f.managed_instances:
-            entry["skipped"] = "Lambda Managed Instances: the capacity provider sets the memory"
+            entry["skipped"] = ("Lambda Managed Instances: a new memory size runs only once a "
+                                "version is published, which this harness does not do")
             continue
         for size in s.memory_sizes:
             if stop.is_set():
