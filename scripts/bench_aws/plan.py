@@ -37,6 +37,12 @@ def steps(stack: Stack, s: Settings, prices: Prices) -> list[Step]:
         functions = [stack.functions[o] for o in BURST]
         expected = worst = 0.0
         for f in functions:
+            if f.managed_instances:
+                # Billed per request and per instance-hour (the instances run anyway), not
+                # per GB-second: the requests are what the burst adds.
+                requests = s.invocations * prices.per_million_requests / 1e6
+                expected, worst = expected + requests, worst + requests
+                continue
             expected += s.invocations * invocation_cost(prices, f.architecture, f.memory_mb, s.assumed_ms)
             worst += s.invocations * invocation_cost(prices, f.architecture, f.memory_mb, f.timeout_s * 1000)
         names = " and ".join(f"{f.key} ({f.name}, {f.memory_mb} MB)" for f in functions)
@@ -92,9 +98,10 @@ def describe(stack: Stack, s: Settings, prices: Prices) -> str:
         f"estimated Lambda cost: ${expected:.4f} at {s.assumed_ms:g} ms per invocation, at most "
         f"${worst:.4f} if every invocation ran until its timeout (prices of {prices.date}: "
         f"${prices.x86_64_per_gb_second:.10f}/GB-s x86_64, ${prices.arm64_per_gb_second:.10f}/GB-s "
-        f"arm64, ${prices.per_million_requests:.2f} per million requests; no free tier). Not included: "
-        "CloudWatch Logs ingestion and FilterLogEvents, GetMetricStatistics, the database and "
-        "the proxy, which bill by the hour whether this runs or not.")
+        f"arm64, ${prices.per_million_requests:.2f} per million requests; no free tier; on Managed "
+        "Instances the requests only). Not included: CloudWatch Logs ingestion and "
+        "FilterLogEvents, GetMetricStatistics, the database, the proxy and Managed Instances' "
+        "instances, which bill by the hour whether this runs or not.")
     return "\n".join(lines)
 
 

@@ -59,6 +59,19 @@ class PlanCounts(unittest.TestCase):
         sweep_only = Settings(**{**SETTINGS.__dict__, "phases": ("sweep",)})
         self.assertEqual(invocation_count(s, sweep_only, Prices()), 2 * (2 + 5))
 
+    def test_managed_instances_cost_their_requests_only(self):
+        s = stack()
+        s.functions["RdsEnrichFunction"] = FunctionInfo.of(
+            "RdsEnrichFunction", config("s-global", 2048, CapacityProviderConfig={"Arn": "x"}))
+        burst_only = Settings(**{**SETTINGS.__dict__, "phases": ("burst",)})
+        p = Prices()
+        naive = 100 * invocation_cost(p, "x86_64", 128, 50)
+        requests = 100 * p.per_million_requests / 1e6
+        burst = steps(s, burst_only, p)[0]
+        self.assertAlmostEqual(burst.expected, naive + requests, 12)
+        self.assertAlmostEqual(burst.worst, 100 * invocation_cost(p, "x86_64", 128, 10_000)
+                               + requests, 12)
+
     def test_unreadable_environment_is_refused(self):
         broken = config("x")
         broken["Environment"] = {"Error": {"ErrorCode": "AccessDenied", "Message": "KMS"}}
