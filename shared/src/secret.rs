@@ -1,6 +1,6 @@
-//! `decrypt-env`: the console's "encryption helpers". An environment variable holds base64
-//! KMS ciphertext made under the context `{"LambdaFunctionName": <function name>}`; it is
-//! decrypted once per container and kept in memory, never logged.
+//! A secret in an environment variable, the way the console's "encryption helpers" put it
+//! there: base64 KMS ciphertext made under the context `{"LambdaFunctionName": <function
+//! name>}`. Decrypted once per container and kept in memory, never logged.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -8,10 +8,7 @@ use std::future::Future;
 use aws_sdk_kms::error::DisplayErrorContext;
 use aws_sdk_kms::primitives::Blob;
 use base64::{engine::general_purpose::STANDARD as BASE64, Engine};
-use hmac::{Hmac, Mac};
-use secrecy::{ExposeSecret, SecretString};
-use serde_json::{json, Value};
-use sha2::Sha256;
+use secrecy::SecretString;
 use tokio::sync::OnceCell;
 
 use crate::deadline::Deadline;
@@ -155,28 +152,6 @@ impl Default for DecryptedOnce {
     }
 }
 
-/// HMAC-SHA256 of `message` keyed by the secret, as lowercase hex.
-pub fn hmac_sha256_hex(key: &SecretString, message: &[u8]) -> Result<String, SecretError> {
-    // HMAC takes keys of any length; the error branch exists only in the API's types.
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key.expose_secret().as_bytes())
-        .map_err(|_| SecretError::Config("the secret is not a usable HMAC key".into()))?;
-    mac.update(message);
-    Ok(hex::encode(mac.finalize().into_bytes()))
-}
-
-/// `{"message": "..."}` → `{"hmac_sha256": "<hex>"}`: proof the secret is usable,
-/// without revealing it.
-pub fn sign(key: &SecretString, payload: &Value) -> Result<Value, SecretError> {
-    let message =
-        payload
-            .get("message")
-            .and_then(Value::as_str)
-            .ok_or(SecretError::InvalidPayload(
-                "expected {\"message\": \"<text>\"}".into(),
-            ))?;
-    Ok(json!({ "hmac_sha256": hmac_sha256_hex(key, message.as_bytes())? }))
-}
-
 /// The real decryptor: a KMS client.
 pub struct KmsDecryptor {
     client: aws_sdk_kms::Client,
@@ -217,6 +192,8 @@ mod tests {
     use super::*;
     use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::infallible_client_fn;
+    use secrecy::ExposeSecret;
+    use serde_json::{json, Value};
     use std::sync::{Arc, Mutex};
 
     const PLAINTEXT: &str = "Jefe";
@@ -236,26 +213,6 @@ mod tests {
             .times(times)
             .returning(|_, _| Ok(SecretString::from(PLAINTEXT)));
         kms
-    }
-
-    #[test]
-    fn hmac_matches_rfc_4231_test_case_2() {
-        let key = SecretString::from("Jefe");
-        assert_eq!(
-            hmac_sha256_hex(&key, b"what do ya want for nothing?").unwrap(),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-    }
-
-    #[test]
-    fn sign_needs_a_message() {
-        let key = SecretString::from("k");
-        for bad in [json!({}), json!({"message": 1}), json!("m"), Value::Null] {
-            let err = sign(&key, &bad).unwrap_err();
-            assert_eq!(err.kind(), "InvalidPayload");
-        }
-        let out = sign(&key, &json!({"message": "hi"})).unwrap();
-        assert_eq!(out["hmac_sha256"].as_str().unwrap().len(), 64);
     }
 
     #[test]

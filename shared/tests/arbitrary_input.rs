@@ -1,6 +1,7 @@
 //! Release builds abort on panic, killing the warm container: feed arbitrary JSON to each
 //! function's logic and require an `Ok` or a clear error, never a panic.
 
+use aws_lambda_events::apigw::ApiGatewayV2httpRequest;
 use aws_lambda_events::event::s3::S3Event;
 use proptest::prelude::*;
 use secrecy::SecretString;
@@ -8,7 +9,7 @@ use serde_json::{json, Value};
 use shared::deadline::Deadline;
 use shared::enrich::{enrich, Connector, DbError, EnrichError, LazyConnection, NameLookup};
 use shared::s3::{content_types, decode_key, ObjectError, ObjectMetadata, ObjectRef};
-use shared::secret::{sign, SecretError};
+use shared::webhook::Delivery;
 
 /// Any JSON, biased towards the fields the functions read.
 fn any_json() -> impl Strategy<Value = Value> {
@@ -236,12 +237,35 @@ proptest! {
         }
     }
 
+    /// What decrypt-env does with a request: read it as a function URL / HTTP API event,
+    /// then its signature. Headers, body and flags of any shape; the request context too.
     #[test]
-    fn decrypt_env_never_panics(payload in any_json()) {
-        let secret = SecretString::from("k");
-        match sign(&secret, &payload) {
-            Ok(out) => prop_assert_eq!(out["hmac_sha256"].as_str().map(str::len), Some(64)),
-            Err(err) => prop_assert!(matches!(err, SecretError::InvalidPayload(_))),
+    fn decrypt_env_never_panics(
+        headers in prop::collection::btree_map(
+            prop_oneof![Just("x-hub-signature-256".to_string()), Just("x-github-delivery".to_string()), ".{0,8}"],
+            prop_oneof![".{0,80}".prop_map(Value::String), any_json()],
+            0..4,
+        ),
+        body in prop_oneof![Just(Value::Null), ".{0,40}".prop_map(Value::String), any_json()],
+        base64 in prop_oneof![any::<bool>().prop_map(Value::Bool), any_json()],
+        // What a function URL sends (the method is the one field the type requires), or
+        // anything at all.
+        context in prop_oneof![
+            3 => Just(json!({"http": {"method": "POST", "path": "/", "sourceIp": "192.0.2.1"}})),
+            1 => any_json(),
+        ],
+    ) {
+        let event = json!({
+            "version": "2.0", "rawPath": "/", "headers": headers, "body": body,
+            "isBase64Encoded": base64, "requestContext": context,
+        });
+        let raw = serde_json::value::to_raw_value(&event).unwrap();
+        let Ok(request) = shared::payload::read::<ApiGatewayV2httpRequest>(&raw) else {
+            return Ok(()); // InvalidPayload: the function answers that
+        };
+        match Delivery::read(&request).and_then(|d| d.verify(&SecretString::from("k"))) {
+            Ok(_) => prop_assert!(false, "a random signature was accepted: {event}"),
+            Err(rejected) => prop_assert!(matches!(rejected.status(), 400 | 401), "{rejected:?}"),
         }
     }
 }

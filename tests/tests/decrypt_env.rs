@@ -4,13 +4,11 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use e2e::webhook;
 use e2e::{run, workspace_root, Function, Services};
-use hmac::{Hmac, Mac};
-use serde_json::json;
-use sha2::Sha256;
+use serde_json::{json, Value};
 
 const PLAINTEXT: &str = "e2e secret: tr0ub4dor&3";
-const MESSAGE: &str = "sign me";
 
 /// A moto server of this test's own, seeded with an ENCRYPTED_KEY for `function_name`.
 struct Moto {
@@ -123,10 +121,11 @@ fn assert_no_secret_in(logs: &str) {
     );
 }
 
-fn expected_hmac() -> String {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(PLAINTEXT.as_bytes()).unwrap();
-    mac.update(MESSAGE.as_bytes());
-    hex::encode(mac.finalize().into_bytes())
+/// A delivery signed with the secret, and what decrypt-env answers for it when accepted.
+fn delivery(id: &str) -> (Value, Value) {
+    let body = r#"{"ref":"refs/heads/main","commits":[]}"#;
+    let accepted = json!({"accepted": true, "delivery": id, "event": "push", "bytes": body.len()});
+    (webhook::signed(PLAINTEXT, body, id), accepted)
 }
 
 #[test]
@@ -134,28 +133,32 @@ fn decrypts_once_and_keeps_the_secret_when_kms_goes_away() {
     let services = Services::load();
     let mut moto = Moto::start();
     let f = Function::start(&services, "decrypt-env", &env(&moto, None));
-    let want = json!({ "hmac_sha256": expected_hmac() });
-    assert_eq!(f.call(&json!({ "message": MESSAGE })), want);
+    let (request, accepted) = delivery("d-1");
+    assert_eq!(webhook::answer(&f.call(&request)), (200, accepted.clone()));
 
-    // KMS is gone: the warm container still answers from the kept plaintext.
+    // KMS is gone: the warm container still verifies with the kept plaintext.
     moto.stop();
     for _ in 0..3 {
-        assert_eq!(f.call(&json!({ "message": MESSAGE })), want);
+        assert_eq!(webhook::answer(&f.call(&request)), (200, accepted.clone()));
     }
-    f.assert_answers(&json!({ "message": MESSAGE }));
+    f.assert_answers(&request);
     let warm_logs = f.logs();
     drop(f);
 
-    // A fresh container has nothing kept and KMS is unreachable: a clear error.
+    // A fresh container has nothing kept and KMS is unreachable. An unsigned request is
+    // refused without the secret; a signed one needs it: a clear error.
     let fresh = Function::start(&services, "decrypt-env", &env(&moto, None));
-    let reply = fresh.invoke(&json!({ "message": MESSAGE }));
+    let unsigned = webhook::event("{}", &[]);
+    let (status, _) = webhook::answer(&fresh.call(&unsigned));
+    assert_eq!(status, 401);
+    let reply = fresh.invoke(&request);
     fresh.assert_details_only_in_log(
         &reply,
         "DecryptFailed",
         &["KMS could not decrypt ENCRYPTED_KEY"],
     );
     // Still the same process, answering the same way.
-    let again = fresh.assert_answers(&json!({ "message": MESSAGE }));
+    let again = fresh.assert_answers(&request);
     assert_eq!(again.error_type(), "DecryptFailed");
 
     for logs in [warm_logs, fresh.logs()] {
@@ -169,31 +172,63 @@ fn a_wrong_encryption_context_is_refused_without_revealing_anything() {
     let moto = Moto::start();
     // Encrypted for "decrypt-env", running as another function: KMS refuses.
     let f = Function::start(&services, "decrypt-env", &env(&moto, Some("someone-else")));
+    let (request, _) = delivery("d-2");
     for _ in 0..2 {
         // Not cached: each invocation asks KMS again and gets the same clear error.
-        let reply = f.invoke(&json!({ "message": MESSAGE }));
+        let reply = f.invoke(&request);
         f.assert_details_only_in_log(&reply, "DecryptFailed", &["InvalidCiphertextException"]);
         assert!(!reply.body.to_string().contains(PLAINTEXT));
     }
-    f.assert_answers(&json!({ "message": MESSAGE }));
+    f.assert_answers(&request);
     let logs = f.logs();
     assert!(
         logs.contains("DecryptFailed"),
-        "the failure is logged:\n{logs}"
+        "the failures are logged:\n{logs}"
     );
     assert_no_secret_in(&logs);
 }
 
+/// What GitHub's documentation shows, through the whole function: a wrong, truncated or
+/// differently prefixed signature is a 401, a body that cannot be read a 400, an event that
+/// is not an HTTP request an error; a base64 body is verified as the bytes it encodes; and
+/// the answer never carries an HMAC.
 #[test]
-fn a_payload_without_a_message_is_a_clear_error() {
+fn signatures_are_checked_as_github_signs_them() {
     let services = Services::load();
     let moto = Moto::start();
     let f = Function::start(&services, "decrypt-env", &env(&moto, None));
-    let reply = f.invoke(&json!({ "msg": 1 }));
+    let body = "Hello, World!";
+    let right = webhook::signature(PLAINTEXT, body.as_bytes());
+    let sign = |signature: &str| webhook::event(body, &[("x-hub-signature-256", signature)]);
+    let status = |request: &Value| webhook::answer(&f.call(request)).0;
+    assert_eq!(status(&sign(&right)), 200);
+    let wrong = webhook::signature("another secret", body.as_bytes());
+    let truncated = &right[..right.len() - 2];
+    let sha1 = right.replace("sha256=", "sha1=");
+    for bad in [wrong.as_str(), truncated, &sha1, ""] {
+        assert_eq!(status(&sign(bad)), 401, "{bad:?}");
+    }
+    // Base64 (as a function URL sends a binary body): verified as the bytes it encodes.
+    use base64::Engine;
+    let mut encoded = sign(&right);
+    encoded["body"] = json!(base64::engine::general_purpose::STANDARD.encode(body));
+    encoded["isBase64Encoded"] = json!(true);
+    assert_eq!(status(&encoded), 200);
+    encoded["body"] = json!("%%% not base64");
+    assert_eq!(status(&encoded), 400);
+    // An empty body is signed like any other.
+    let empty = webhook::signature(PLAINTEXT, b"");
+    let mut request = webhook::event("", &[("x-hub-signature-256", &empty)]);
+    assert_eq!(status(&request), 200);
+    request["body"] = Value::Null;
+    assert_eq!(status(&request), 200);
+    // Not an HTTP request at all: the function's own error, and it serves on.
+    let reply = f.assert_answers(&json!({"message": "sign me"}));
     assert_eq!(reply.error_type(), "InvalidPayload", "{}", reply.body);
-    assert_eq!(
-        f.call(&json!({ "message": MESSAGE }))["hmac_sha256"],
-        expected_hmac()
+    let answered = f.call(&sign(&right)).to_string();
+    assert!(
+        !answered.contains(&right[7..]),
+        "an HMAC in the answer: {answered}"
     );
     assert_no_secret_in(&f.logs());
 }

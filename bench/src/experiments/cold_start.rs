@@ -48,6 +48,8 @@ pub(crate) fn cold_starts(root: &std::path::Path, services: &Services) -> Result
     let ca = services.var("DATABASE_CA_FILE").to_string();
     let s3 = s3_event(&[(services.var("S3_BUCKET"), "plain.txt")]).to_string();
     let id = json!({"id": 1}).to_string();
+    let secret = services.var("ENCRYPTED_KEY_PLAINTEXT");
+    let delivery = e2e::webhook::signed(secret, r#"{"ref":"refs/heads/main"}"#, "d-1").to_string();
     let plain = |function, first_use, event: &str| Variant {
         function,
         first_use,
@@ -63,11 +65,7 @@ pub(crate) fn cold_starts(root: &std::path::Path, services: &Services) -> Result
             ..plain("rds-enrich", "a MySQL connection (TLS)", &id)
         },
         plain("rds-enrich-naive", "nothing: connects every time", &id),
-        plain(
-            "decrypt-env",
-            "the KMS client + Decrypt (HTTP)",
-            &json!({"message": "hi"}).to_string(),
-        ),
+        plain("decrypt-env", "the KMS client + Decrypt (HTTP)", &delivery),
         plain("s3-get-object", "an S3 connection (HTTP)", &s3),
         Variant {
             extra_env: vec![

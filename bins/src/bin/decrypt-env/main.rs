@@ -1,30 +1,34 @@
-//! `decrypt-env`: the console's KMS "encryption helpers". An environment variable
-//! (`ENCRYPTED_KEY`, or the one `ENCRYPTED_ENV_VAR` names) holds base64 KMS ciphertext; the
-//! function decrypts it and uses the secret to sign `{"message": "…"}` with HMAC-SHA256.
+//! `decrypt-env`: a webhook receiver. Each request (a Lambda function URL or API Gateway
+//! HTTP API event) must carry `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of its
+//! body with a secret shared with the sender, as GitHub signs webhooks: 200 if it matches,
+//! 401 if not, 400 for a body it cannot read. The secret is the console's KMS "encryption
+//! helpers" pattern: an environment variable (`ENCRYPTED_KEY`, or the one
+//! `ENCRYPTED_ENV_VAR` names) holds base64 KMS ciphertext.
 //!
-//! Global: a `static`, initialised on FIRST USE and then kept: one KMS call per container,
-//! not one per invocation (KMS calls cost money, add latency and are rate-limited). A failed
-//! decryption is not kept, so the next invocation tries again. The plaintext is a
-//! `SecretString`: it is never logged and its `Debug` output is redacted. The configuration
-//! (the variable, the trust store) is read in init: one that cannot work fails the init.
+//! Global: the plaintext, a `static` initialised on FIRST USE and then kept: one KMS call
+//! per container, not one per invocation (KMS calls cost money, add latency and are
+//! rate-limited). A failed decryption is not kept, so the next invocation tries again. It is
+//! a `SecretString`: never logged, its `Debug` output redacted. The configuration (the
+//! variable, the trust store) is read in init: one that cannot work fails the init.
 
 // The KMS client's nested futures exceed the compiler's default layout depth.
 #![recursion_limit = "256"]
 
 use std::sync::Arc;
 
-use aws_sdk_kms::Client as KmsClient;
+use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use functions::{diagnostic, init_or_report, report, start};
 use lambda_runtime::{service_fn, Diagnostic, Error, LambdaEvent};
 use secrecy::SecretString;
 use serde_json::value::RawValue;
-use serde_json::Value;
 use shared::aws::SdkConfig;
 use shared::deadline::Deadline;
 use shared::payload;
-use shared::secret::{sign, DecryptedOnce, EncryptedEnv, KmsDecryptor, SecretError};
+use shared::secret::{DecryptedOnce, EncryptedEnv, KmsDecryptor, SecretError};
+use shared::trace_header::traced;
+use shared::webhook::{response, Delivery};
 
-/// The decrypted value, for the life of the container.
+/// The decrypted secret, for the life of the container.
 static SECRET: DecryptedOnce = DecryptedOnce::new();
 
 /// Where the secret comes from: the encrypted variable, and how to reach KMS.
@@ -46,17 +50,27 @@ fn main() -> Result<(), Error> {
     })
 }
 
-async fn handler(source: &Source, event: LambdaEvent<Box<RawValue>>) -> Result<Value, Diagnostic> {
-    report(async {
-        let payload: Value = payload::read(&event.payload)
+async fn handler(
+    source: &Source,
+    event: LambdaEvent<Box<RawValue>>,
+) -> Result<ApiGatewayV2httpResponse, Diagnostic> {
+    // Every AWS call of this invocation (the KMS one) carries its X-Ray trace header.
+    let trace_id = event.context.xray_trace_id.clone();
+    report(traced(trace_id, async {
+        let request: ApiGatewayV2httpRequest = payload::read(&event.payload)
             .map_err(|err| diagnostic(SecretError::InvalidPayload(err.into())))?;
+        // Refused before the secret is needed: no KMS call for an unsigned request.
+        let delivery = match Delivery::read(&request) {
+            Ok(delivery) => delivery,
+            Err(rejected) => return Ok(response(Err(rejected))),
+        };
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         let secret = SECRET
             .get_or_decrypt(|| decrypt(source, deadline))
             .await
             .map_err(diagnostic)?;
-        sign(secret, &payload).map_err(diagnostic)
-    })
+        Ok(response(delivery.verify(secret)))
+    }))
     .await
 }
 
@@ -64,6 +78,6 @@ async fn handler(source: &Source, event: LambdaEvent<Box<RawValue>>) -> Result<V
 /// here, so warm invocations never pay for it.
 async fn decrypt(source: &Source, deadline: Deadline) -> Result<SecretString, SecretError> {
     let (env, aws) = &**source;
-    let kms = KmsDecryptor::new(KmsClient::new(aws));
+    let kms = KmsDecryptor::new(shared::aws::kms_client(aws));
     env.decrypt(&kms, deadline).await
 }

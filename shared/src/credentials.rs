@@ -1,0 +1,174 @@
+//! The function's own AWS credentials, where Lambda puts them, in the SDK default chain's
+//! order: the key variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
+//! `AWS_SESSION_TOKEN`), then the container credentials endpoint
+//! (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with `AWS_CONTAINER_AUTHORIZATION_TOKEN` or
+//! `..._TOKEN_FILE`), which SnapStart uses instead of the key variables. Both are the SDK's
+//! own providers; the rest of `aws_config::defaults(..).load()` (profile files, SSO, STS
+//! web identity, IMDS) would be linked into every `bootstrap` for nothing.
+//!
+//! The SDK clients cache what this chain gives them and refresh it before it expires.
+//! rds-enrich signs its IAM tokens without an SDK client, so it keeps them in
+//! `CachedCredentials`, which does the same: an environment that lives for days never signs
+//! with credentials that have expired.
+
+use std::time::{Duration, SystemTime};
+
+use aws_config::ecs::EcsCredentialsProvider;
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
+use aws_config::meta::credentials::CredentialsProviderChain;
+use aws_config::provider_config::ProviderConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+use aws_credential_types::Credentials;
+use aws_smithy_async::rt::sleep::TokioSleep;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+/// Credentials are fetched again once they expire within this margin: the SDK's own
+/// default (aws-smithy-runtime's lazy identity cache refreshes 5 minutes ahead).
+pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The key variables first, then the container credentials endpoint (loopback or the
+/// link-local addresses Lambda uses, checked by the provider), fetched through `http`.
+pub fn function_credentials(http: &SharedHttpClient) -> SharedCredentialsProvider {
+    let container = EcsCredentialsProvider::builder()
+        .configure(
+            &ProviderConfig::empty()
+                .with_http_client(http.clone())
+                .with_sleep_impl(TokioSleep::new()),
+        )
+        .build();
+    SharedCredentialsProvider::new(
+        CredentialsProviderChain::first_try(
+            "Environment",
+            EnvironmentVariableCredentialsProvider::new(),
+        )
+        .or_else("ContainerEndpoint", container),
+    )
+}
+
+/// Credentials from a provider, kept until they come within `REFRESH_MARGIN` of their
+/// expiry. Fetches are single flight: invocations that need credentials at once wait for
+/// one fetch. A failed fetch is not kept (the next call tries again).
+#[derive(Debug)]
+pub struct CachedCredentials {
+    provider: SharedCredentialsProvider,
+    current: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl CachedCredentials {
+    pub fn new(provider: SharedCredentialsProvider) -> Self {
+        Self {
+            provider,
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// Credentials valid for at least `REFRESH_MARGIN` more (or with no expiry at all).
+    pub async fn get(&self) -> Result<Credentials, String> {
+        let mut current = self.current.lock().await;
+        if let Some(credentials) = current.as_ref().filter(|c| fresh(c, SystemTime::now())) {
+            return Ok(credentials.clone());
+        }
+        let fetched = self.provider.provide_credentials().await.map_err(|err| {
+            aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+        })?;
+        *current = Some(fetched.clone());
+        Ok(fetched)
+    }
+}
+
+/// Whether `credentials` may still be used at `now` without fetching new ones.
+fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
+    credentials
+        .expiry()
+        .is_none_or(|expiry| expiry > now + REFRESH_MARGIN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    /// A provider that hands out credentials expiring `lifetime` after each fetch, and
+    /// counts the fetches.
+    #[derive(Debug)]
+    struct Endpoint {
+        lifetime: Option<Duration>,
+        fetches: Arc<AtomicUsize>,
+    }
+
+    impl ProvideCredentials for Endpoint {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            let n = self.fetches.fetch_add(1, Ordering::SeqCst);
+            let expiry = self.lifetime.map(|l| SystemTime::now() + l);
+            let credentials = Credentials::new(format!("AKID{n}"), "secret", None, expiry, "test");
+            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(credentials))
+        }
+    }
+
+    fn cached(lifetime: Option<Duration>) -> (CachedCredentials, Arc<AtomicUsize>) {
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let endpoint = Endpoint {
+            lifetime,
+            fetches: fetches.clone(),
+        };
+        let cached = CachedCredentials::new(SharedCredentialsProvider::new(endpoint));
+        (cached, fetches)
+    }
+
+    #[tokio::test]
+    async fn credentials_far_from_their_expiry_are_kept() {
+        let (cached, fetches) = cached(Some(Duration::from_secs(3600)));
+        for _ in 0..5 {
+            assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID0");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn credentials_near_their_expiry_are_fetched_again() {
+        // Each set expires within the margin: every use fetches a new one.
+        let (cached, fetches) = cached(Some(REFRESH_MARGIN - Duration::from_secs(1)));
+        assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID0");
+        assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID1");
+        assert_eq!(fetches.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn the_margin_is_measured_from_now() {
+        let now = SystemTime::now();
+        let expiring = |after| Credentials::new("a", "s", None, Some(now + after), "t");
+        assert!(fresh(
+            &expiring(REFRESH_MARGIN + Duration::from_secs(1)),
+            now
+        ));
+        assert!(!fresh(&expiring(REFRESH_MARGIN), now));
+        assert!(!fresh(&expiring(Duration::ZERO), now), "expired");
+        assert!(
+            fresh(&Credentials::new("a", "s", None, None, "t"), now),
+            "no expiry"
+        );
+    }
+
+    /// Eight invocations that need credentials at once on a new environment: one fetch.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn concurrent_first_uses_fetch_once() {
+        let (cached, fetches) = cached(Some(Duration::from_secs(3600)));
+        let cached = Arc::new(cached);
+        let gets: Vec<_> = (0..8)
+            .map(|_| {
+                let cached = cached.clone();
+                tokio::spawn(async move { cached.get().await.unwrap() })
+            })
+            .collect();
+        for get in gets {
+            assert_eq!(get.await.unwrap().access_key_id(), "AKID0");
+        }
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+}
