@@ -36,12 +36,16 @@ struct Shared {
     /// Client chunks containing this, counted.
     pattern: Option<Vec<u8>>,
     matches: AtomicUsize,
+    /// Keep every byte each client sent (`requests`).
+    record: bool,
 }
 
 struct Flow {
     mode: AtomicU8,
     client: TcpStream,
     server: TcpStream,
+    /// What the client sent, when the proxy records.
+    sent: Mutex<Vec<u8>>,
 }
 
 impl Flow {
@@ -80,6 +84,47 @@ impl TestProxy {
         )
     }
 
+    /// Keeps what clients send, for `requests` (e.g. in front of moto), and adds `one_way`
+    /// to every chunk in each direction.
+    pub fn recording(upstream: SocketAddr, one_way: Duration) -> Self {
+        let record = true;
+        Self::start_with(
+            upstream,
+            Shared {
+                record,
+                one_way,
+                ..Shared::default()
+            },
+        )
+    }
+
+    /// The HTTP requests clients sent through a recording proxy: each one's request line
+    /// and headers (names lowercased), in order per connection.
+    pub fn requests(&self) -> Vec<(String, std::collections::HashMap<String, String>)> {
+        let flows = self.shared.flows.lock().unwrap();
+        let mut requests = Vec::new();
+        for flow in flows.iter() {
+            let sent = flow.sent.lock().unwrap();
+            let mut rest: &[u8] = &sent;
+            while let Some(end) = rest.windows(4).position(|w| w == b"\r\n\r\n") {
+                let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+                let mut lines = head.split("\r\n");
+                let line = lines.next().unwrap_or_default().to_string();
+                let headers: std::collections::HashMap<String, String> = lines
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+                    .collect();
+                let length: usize = headers
+                    .get("content-length")
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0);
+                rest = rest.get(end + 4 + length..).unwrap_or_default();
+                requests.push((line, headers));
+            }
+        }
+        requests
+    }
+
     /// How many client chunks contained the pattern.
     pub fn matches(&self) -> usize {
         self.shared.matches.load(Ordering::SeqCst)
@@ -105,6 +150,7 @@ impl TestProxy {
                     mode: AtomicU8::new(FORWARD),
                     client,
                     server,
+                    sent: Mutex::default(),
                 });
                 let open = state.open_clients.fetch_add(1, Ordering::SeqCst) + 1;
                 state.peak_clients.fetch_max(open, Ordering::SeqCst);
@@ -178,6 +224,9 @@ fn client_to_server(flow: &Flow, shared: &Shared) {
             Ok(0) | Err(_) => break,
             Ok(n) => {
                 let chunk = &buf[..n];
+                if shared.record {
+                    flow.sent.lock().unwrap().extend_from_slice(chunk);
+                }
                 if let Some(pattern) = &shared.pattern {
                     if chunk
                         .windows(pattern.len())

@@ -18,13 +18,14 @@ use serde_json::value::RawValue;
 use shared::deadline::Deadline;
 use shared::payload;
 use shared::s3::{content_types, ObjectContentType, ObjectError, S3Metadata};
+use shared::trace_header::traced;
 
 fn main() -> Result<(), Error> {
     start(async {
         // Init: build the client once, for every invocation of this environment; clones
         // share it (and its connection pool) between invocations served at once.
         let config = init_or_report(shared::aws::sdk_config()).await?;
-        let store = S3Metadata::new(aws_sdk_s3::Client::new(&config));
+        let store = S3Metadata::new(shared::aws::s3_client(&config));
 
         lambda_runtime::run_concurrent(service_fn(move |event| {
             let store = store.clone();
@@ -38,13 +39,15 @@ async fn handler(
     store: S3Metadata,
     event: LambdaEvent<Box<RawValue>>,
 ) -> Result<Vec<ObjectContentType>, Diagnostic> {
-    report(async {
+    // Every S3 call of this invocation carries its X-Ray trace header.
+    let trace_id = event.context.xray_trace_id.clone();
+    report(traced(trace_id, async {
         let notification: S3Event = payload::read(&event.payload)
             .map_err(|err| diagnostic(ObjectError::Unreadable(err)))?;
         let deadline = Deadline::from_epoch_millis(event.context.deadline);
         content_types(&notification, &store, deadline)
             .await
             .map_err(diagnostic)
-    })
+    }))
     .await
 }
