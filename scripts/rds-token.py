@@ -10,8 +10,10 @@ rds-enrich's tokens with, and what stands in for RDS when MariaDB checks one.
       MariaDB's PAM module (pam_exec, expose_authtok) runs this at each login of a user
       identified via PAM: the token arrives on stdin, the user in PAM_USER. Accepts it if
       it is exactly the token botocore makes for that user, endpoint, region and its own
-      X-Amz-Date with the credentials in FILE ("KEY SECRET"), and that date is less than
-      15 minutes old. Exit status 0 accepts; anything else refuses.
+      X-Amz-Date with the credentials in FILE ("KEY SECRET") and the session token it
+      carries (temporary credentials, as Lambda's are: RDS checks that token with STS; this
+      stand-in only checks that the signature covers it), and that date is less than 15
+      minutes old. Exit status 0 accepts; anything else refuses.
 """
 
 import argparse
@@ -67,7 +69,8 @@ def verify(args):
     if not (now - MAX_AGE <= at <= now + CLOCK_SKEW):
         sys.exit(f"token dated {stamp}: expired or from the future")
     host, _, port = args.endpoint.rpartition(":")
-    expected = botocore_token(host, int(port), user, args.region, at, key, secret)
+    session_token = query.get("X-Amz-Security-Token", [None])[0]
+    expected = botocore_token(host, int(port), user, args.region, at, key, secret, session_token)
     if token != expected:
         sys.exit("token does not match: forged, another user, endpoint or key")
 

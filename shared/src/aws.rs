@@ -18,24 +18,28 @@
 
 use std::sync::Arc;
 
-use aws_config::ecs::EcsCredentialsProvider;
-use aws_config::environment::EnvironmentVariableCredentialsProvider;
-use aws_config::meta::credentials::CredentialsProviderChain;
-use aws_config::provider_config::ProviderConfig;
 /// What every SDK client of a function is built from.
 pub use aws_config::SdkConfig;
 use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::provider::SharedCredentialsProvider;
-use aws_smithy_async::rt::sleep::{default_async_sleep, TokioSleep};
-use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider, TlsContext};
-use aws_smithy_runtime_api::client::connector_metadata::ConnectorMetadata;
-use aws_smithy_runtime_api::client::http::{
-    HttpClient, HttpConnectorSettings, SharedHttpClient, SharedHttpConnector,
-};
-use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::trust::{trust_store, TrustStoreError, CERT_FILE_VAR};
+use crate::credentials::function_credentials;
+use crate::https::https_client;
+use crate::trace_header::TraceHeader;
+use crate::trust::{TrustStoreError, CERT_FILE_VAR};
+
+/// An S3 client for `config` whose calls carry the invocation's X-Ray trace header.
+pub fn s3_client(config: &SdkConfig) -> aws_sdk_s3::Client {
+    let config = aws_sdk_s3::config::Builder::from(config).interceptor(TraceHeader);
+    aws_sdk_s3::Client::from_conf(config.build())
+}
+
+/// A KMS client for `config` whose calls carry the invocation's X-Ray trace header.
+pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
+    let config = aws_sdk_kms::config::Builder::from(config).interceptor(TraceHeader);
+    aws_sdk_kms::Client::from_conf(config.build())
+}
 
 /// Reads region, credentials, endpoint settings and extra trusted roots from the
 /// environment, as Lambda provides them. Fails only on an unusable `SSL_CERT_FILE`.
@@ -47,17 +51,7 @@ pub fn sdk_config_from(
     var: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<SdkConfig, TrustStoreError> {
     let var = EnvVars(Arc::new(move |name| var(name).filter(|v| !v.is_empty())));
-    let roots = trust_store(var.get(CERT_FILE_VAR).as_deref())?;
-    let https = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .tls_context(
-            TlsContext::builder()
-                .with_trust_store(roots)
-                .build()
-                .map_err(|err| TrustStoreError::Refused(err.to_string()))?,
-        )
-        .build_https();
-    let https = SharedHttpClient::new(ConnectorOnFirstRequest(https));
+    let https = https_client(var.get(CERT_FILE_VAR).as_deref())?;
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(
@@ -65,7 +59,7 @@ pub fn sdk_config_from(
                 .or_else(|| var.get("AWS_DEFAULT_REGION"))
                 .map(Region::new),
         )
-        .credentials_provider(credentials(&https))
+        .credentials_provider(function_credentials(&https))
         .http_client(https)
         // Each client asks this for its endpoint (and other per-service settings).
         .service_config(var.clone());
@@ -73,51 +67,6 @@ pub fn sdk_config_from(
     config.set_use_fips(var.flag("AWS_USE_FIPS_ENDPOINT"));
     config.set_use_dual_stack(var.flag("AWS_USE_DUALSTACK_ENDPOINT"));
     Ok(config.build())
-}
-
-/// The SDK's HTTPS client, minus the connector it builds and throws away when a client is
-/// constructed.
-///
-/// aws-smithy-http-client builds a connector in `validate_base_client_config` only so that
-/// the system's root certificates load in init rather than on the first request; it does
-/// not keep it, and builds the connector again (parsing the roots again) for the first
-/// request. Ours are embedded and cost microseconds, so that warm-up is pure cost: 5 PEM
-/// roots parsed, a rustls configuration built, in every client's construction. Connectors
-/// are still built and cached by the SDK's client exactly as before.
-#[derive(Debug)]
-struct ConnectorOnFirstRequest(SharedHttpClient);
-
-impl HttpClient for ConnectorOnFirstRequest {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        self.0.http_connector(settings, components)
-    }
-
-    fn connector_metadata(&self) -> Option<ConnectorMetadata> {
-        self.0.connector_metadata()
-    }
-}
-
-/// The key variables first, then the container credentials endpoint (loopback or the link-local
-/// addresses Lambda uses, checked by the provider), fetched through the same HTTP client.
-fn credentials(https: &SharedHttpClient) -> SharedCredentialsProvider {
-    let container = EcsCredentialsProvider::builder()
-        .configure(
-            &ProviderConfig::empty()
-                .with_http_client(https.clone())
-                .with_sleep_impl(TokioSleep::new()),
-        )
-        .build();
-    SharedCredentialsProvider::new(
-        CredentialsProviderChain::first_try(
-            "Environment",
-            EnvironmentVariableCredentialsProvider::new(),
-        )
-        .or_else("ContainerEndpoint", container),
-    )
 }
 
 /// The environment, as the SDK clients' per-service settings. aws-config's own
@@ -215,63 +164,6 @@ mod tests {
         let seen = seen.lock().unwrap();
         assert_eq!(seen.len(), 2, "{seen:?}");
         (seen[0].clone(), seen[1].clone())
-    }
-
-    /// An HTTP client that counts what the SDK asks of it, answering every request 200.
-    #[derive(Debug)]
-    struct Counting {
-        inner: SharedHttpClient,
-        warm_ups: Arc<std::sync::atomic::AtomicUsize>,
-        connectors: Arc<std::sync::atomic::AtomicUsize>,
-    }
-
-    impl HttpClient for Counting {
-        fn http_connector(
-            &self,
-            settings: &HttpConnectorSettings,
-            components: &RuntimeComponents,
-        ) -> SharedHttpConnector {
-            self.connectors
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            self.inner.http_connector(settings, components)
-        }
-
-        fn validate_base_client_config(
-            &self,
-            _: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponentsBuilder,
-            _: &aws_smithy_types::config_bag::ConfigBag,
-        ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
-            // Where aws-smithy-http-client builds its throwaway connector.
-            self.warm_ups
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(())
-        }
-    }
-
-    #[tokio::test]
-    async fn building_a_client_builds_no_connector_the_first_request_does() {
-        let (warm_ups, connectors) = (Arc::default(), Arc::default());
-        let counting = Counting {
-            inner: infallible_client_fn(|_| {
-                http::Response::builder()
-                    .status(200)
-                    .body(String::new())
-                    .unwrap()
-            }),
-            warm_ups: Arc::clone(&warm_ups),
-            connectors: Arc::clone(&connectors),
-        };
-        let http = SharedHttpClient::new(ConnectorOnFirstRequest(SharedHttpClient::new(counting)));
-        let s3 = aws_sdk_s3::config::Builder::from(&config(&[("AWS_REGION", "us-east-1")]))
-            .credentials_provider(Credentials::for_tests())
-            .http_client(http)
-            .build();
-        let client = aws_sdk_s3::Client::from_conf(s3);
-        let count =
-            |c: &Arc<std::sync::atomic::AtomicUsize>| c.load(std::sync::atomic::Ordering::SeqCst);
-        assert_eq!((count(&warm_ups), count(&connectors)), (0, 0));
-        let _ = client.head_object().bucket("b").key("k").send().await;
-        assert_eq!((count(&warm_ups), count(&connectors)), (0, 1));
     }
 
     #[test]

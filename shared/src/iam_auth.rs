@@ -1,6 +1,7 @@
 //! RDS IAM database authentication: instead of a password, each new connection presents
 //! a token, a SigV4 query-string presign of `Action=connect&DBUser=<user>` for the
-//! `rds-db` service, made with the function's own credentials and valid 15 minutes. The
+//! `rds-db` service, made with the function's own credentials (`crate::credentials`, as the
+//! AWS functions get theirs) and valid 15 minutes. The
 //! server (RDS, or RDS Proxy) checks the signature and that the role may `rds-db:connect`
 //! as that user. The token travels as a cleartext password, so TLS is required.
 //!
@@ -89,38 +90,6 @@ impl IamAuth {
     }
 }
 
-/// The function's own credentials, where classic Lambda puts them: `AWS_ACCESS_KEY_ID`,
-/// `AWS_SECRET_ACCESS_KEY` and `AWS_SESSION_TOKEN`. Read for each token: cheap, and
-/// right if the environment is ever given new ones.
-///
-/// Not the container credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI`), which
-/// the AWS functions also read: through the SDK's provider it added 515,241 bytes to
-/// rds-enrich's zip (aws-config and its HTTP client), nine times the signer's cost. An
-/// environment with only that endpoint gets a `DatabaseAuth` error saying so.
-pub fn credentials_from(var: impl Fn(&str) -> Option<String>) -> Result<Credentials, DbError> {
-    let get = |name: &str| var(name).filter(|v| !v.is_empty());
-    match (get("AWS_ACCESS_KEY_ID"), get("AWS_SECRET_ACCESS_KEY")) {
-        (Some(key), Some(secret)) => Ok(Credentials::new(
-            key,
-            secret,
-            get("AWS_SESSION_TOKEN"),
-            None,
-            "environment",
-        )),
-        _ if get("AWS_CONTAINER_CREDENTIALS_FULL_URI").is_some() => Err(DbError::Auth(
-            "IAM authentication signs with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; \
-             this environment has only the container credentials endpoint, which \
-             rds-enrich does not read (see src/iam_auth.rs)"
-                .into(),
-        )),
-        _ => Err(DbError::Auth(
-            "no AWS credentials in the environment (AWS_ACCESS_KEY_ID, \
-             AWS_SECRET_ACCESS_KEY) to sign the IAM authentication token"
-                .into(),
-        )),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,36 +138,5 @@ mod tests {
         assert_ne!(later.unwrap().expose_secret(), token);
         let again = auth().token(&creds(Some("session")), now).unwrap();
         assert_eq!(again.expose_secret(), token);
-    }
-
-    #[test]
-    fn credentials_come_from_the_environment_or_it_is_an_auth_error() {
-        let env = |vars: &'static [(&str, &str)]| {
-            move |name: &str| {
-                vars.iter()
-                    .find(|(k, _)| *k == name)
-                    .map(|(_, v)| v.to_string())
-            }
-        };
-        let c = credentials_from(env(&[
-            ("AWS_ACCESS_KEY_ID", "AKID"),
-            ("AWS_SECRET_ACCESS_KEY", "s"),
-            ("AWS_SESSION_TOKEN", "t"),
-        ]))
-        .unwrap();
-        assert_eq!(c.access_key_id(), "AKID");
-        assert_eq!(c.session_token(), Some("t"));
-        let err = credentials_from(env(&[("AWS_ACCESS_KEY_ID", "AKID")])).unwrap_err();
-        assert!(matches!(err, DbError::Auth(_)), "{err}");
-        assert!(!err.to_string().contains("AKID"));
-        let err = credentials_from(env(&[(
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI",
-            "http://127.0.0.1:9999/creds",
-        )]))
-        .unwrap_err();
-        assert!(
-            err.to_string().contains("container credentials endpoint"),
-            "{err}"
-        );
     }
 }

@@ -7,8 +7,12 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+#[cfg(any(feature = "aws", feature = "mysql"))]
+pub mod credentials;
 pub mod deadline;
 pub mod enrich;
+#[cfg(any(feature = "aws", feature = "mysql"))]
+pub mod https;
 #[cfg(feature = "mysql")]
 pub mod iam_auth;
 #[cfg(feature = "mysql")]
@@ -19,7 +23,11 @@ pub mod s3;
 #[cfg(feature = "aws")]
 pub mod secret;
 #[cfg(feature = "aws")]
+pub mod trace_header;
+#[cfg(any(feature = "aws", feature = "mysql"))]
 pub mod trust;
+#[cfg(feature = "aws")]
+pub mod webhook;
 
 /// What the functions' errors tell Lambda, and through it their callers.
 pub trait ErrorKind: std::fmt::Display {

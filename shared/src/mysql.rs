@@ -22,9 +22,12 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use secrecy::ExposeSecret;
 
+use crate::credentials::{function_credentials, CachedCredentials};
 use crate::deadline::{millis, Deadline, Elapsed};
 use crate::enrich::{BadName, ConnectionSlots, Connector, DbError, NameLookup};
-use crate::iam_auth::{credentials_from, IamAuth};
+use crate::https::https_client;
+use crate::iam_auth::IamAuth;
+use crate::trust::CERT_FILE_VAR;
 
 const DEFAULT_TABLE: &str = "people";
 // Within the README's `--timeout 10` with room to spare: the worst invocation pays a ping,
@@ -88,6 +91,8 @@ pub struct DbConfig {
     pub iam_auth: bool,
     /// `AWS_REGION`: signs the IAM tokens.
     pub region: Option<String>,
+    /// `SSL_CERT_FILE`: roots trusted beside Amazon's when fetching credentials over HTTPS.
+    pub cert_file: Option<String>,
 }
 
 impl DbConfig {
@@ -163,6 +168,7 @@ impl DbConfig {
             iam_auth: flag("DATABASE_IAM_AUTH")?,
             allow_plaintext: flag("DATABASE_ALLOW_PLAINTEXT")?,
             region: var("AWS_REGION").filter(|r| !r.is_empty()),
+            cert_file: var(CERT_FILE_VAR).filter(|f| !f.is_empty()),
             max_connections: match var("DB_MAX_CONNECTIONS") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {
@@ -183,8 +189,9 @@ impl DbConfig {
 #[derive(Clone)]
 pub struct MysqlConnector {
     opts: Opts,
-    /// Set: each connection logs in with a fresh IAM token instead of a password.
-    iam: Option<IamAuth>,
+    /// Set: each connection logs in with a fresh IAM token instead of a password, signed
+    /// with the function's credentials.
+    iam: Option<(IamAuth, Arc<CachedCredentials>)>,
     table: Arc<str>,
     connect_timeout: Duration,
     query_timeout: Duration,
@@ -224,7 +231,7 @@ impl MysqlConnector {
             (None, _) => opts,
         };
         let iam = match config.iam_auth {
-            true => Some(iam_auth(&opts, config)?),
+            true => Some((iam_auth(&opts, config)?, signing_credentials(config)?)),
             false => None,
         };
         Ok(Self {
@@ -289,6 +296,17 @@ fn iam_auth(opts: &Opts, config: &DbConfig) -> Result<IamAuth, DbError> {
     })
 }
 
+/// The function's credentials, for its IAM tokens: fetched from the container endpoint,
+/// where there is one, through the SDK's HTTPS client (which trusts `SSL_CERT_FILE` too,
+/// checked here, at init).
+fn signing_credentials(config: &DbConfig) -> Result<Arc<CachedCredentials>, DbError> {
+    let https = https_client(config.cert_file.as_deref())
+        .map_err(|err| DbError::Config(err.to_string()))?;
+    Ok(Arc::new(CachedCredentials::new(function_credentials(
+        &https,
+    ))))
+}
+
 /// The CA bundle's bytes, once every certificate in it parsed as a trust anchor.
 fn load_ca(path: &Path) -> Result<Vec<u8>, DbError> {
     let bad = |why: String| DbError::Config(format!("DATABASE_CA_FILE {}: {why}", path.display()));
@@ -312,8 +330,10 @@ impl Connector for MysqlConnector {
     async fn connect(&self, deadline: Deadline) -> Result<MysqlConnection, DbError> {
         let opts = match &self.iam {
             None => self.opts.clone(),
-            Some(iam) => {
-                let credentials = credentials_from(|name| std::env::var(name).ok())?;
+            Some((iam, credentials)) => {
+                let credentials = credentials.get().await.map_err(|err| {
+                    DbError::Auth(format!("no AWS credentials to sign the token: {err}"))
+                })?;
                 let token = iam.token(&credentials, SystemTime::now())?;
                 OptsBuilder::from_opts(self.opts.clone())
                     .pass(Some(token.expose_secret()))
@@ -669,7 +689,7 @@ mod tests {
                 ("DATABASE_ALLOW_PLAINTEXT", plaintext),
             ];
             vars.extend(region.map(|r| ("AWS_REGION", r)));
-            MysqlConnector::new(&config(&vars).unwrap()).map(|c| c.iam)
+            MysqlConnector::new(&config(&vars).unwrap()).map(|c| c.iam.map(|(iam, _)| iam))
         };
         let tls = "mysql://app@proxy.internal:3307/db?require_ssl=true";
         assert_eq!(

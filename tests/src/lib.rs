@@ -18,8 +18,10 @@ use std::time::{Duration, Instant};
 use mysql_async::prelude::Queryable;
 use serde_json::{json, Value};
 
+pub mod credentials_endpoint;
 pub mod proxy;
 pub mod runtime_api;
+pub mod webhook;
 
 /// Time allowed for one invocation round trip (a function that never polls would
 /// otherwise make the Invoke call wait forever).

@@ -9,6 +9,7 @@ use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_credential_types::Credentials;
+use e2e::credentials_endpoint::{CredentialsEndpoint, Served};
 use e2e::{workspace_root, Function, Services};
 use secrecy::ExposeSecret;
 use serde_json::json;
@@ -188,4 +189,103 @@ fn the_server_side_check_refuses_stale_tokens_and_accepts_fresh_ones() {
     let stale = login(Duration::from_secs(16 * 60));
     assert!(!stale.status.success());
     assert!(String::from_utf8_lossy(&stale.stderr).contains("Access denied"));
+}
+
+/// rds-enrich with IAM auth and no key variables: its credentials come only from a container
+/// credentials endpoint, with its token in a file (`AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE`).
+fn from_endpoint(
+    services: &Services,
+    lifetime: Duration,
+    token: &str,
+) -> (CredentialsEndpoint, Function) {
+    let served = Served {
+        access_key_id: services.var("IAM_ACCESS_KEY_ID").into(),
+        secret_access_key: services.var("IAM_SECRET_ACCESS_KEY").into(),
+        lifetime,
+    };
+    let endpoint = CredentialsEndpoint::start("the-token", served);
+    let dir = workspace_root().join("target/e2e");
+    std::fs::create_dir_all(&dir).unwrap();
+    let token_file = dir.join(format!("container-token-{}-{}", std::process::id(), token));
+    std::fs::write(&token_file, token).unwrap();
+    let env = [
+        ("DATABASE_URL", services.var("DATABASE_URL_IAM")),
+        ("DATABASE_CA_FILE", services.var("DATABASE_CA_FILE")),
+        ("DATABASE_IAM_AUTH", "true"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONTAINER_CREDENTIALS_FULL_URI", endpoint.url.as_str()),
+        (
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
+            token_file.to_str().unwrap(),
+        ),
+    ];
+    let f = Function::start(services, "rds-enrich", &env);
+    (endpoint, f)
+}
+
+#[test]
+fn tokens_are_signed_with_credentials_from_the_container_endpoint_kept_until_near_expiry() {
+    let services = Services::load();
+    let _db = e2e::database_lock();
+    let mut admin = e2e::Admin::connect(&services);
+    let (endpoint, f) = from_endpoint(&services, Duration::from_secs(3600), "the-token");
+    assert_eq!(
+        f.call(&json!({"id": 1}))["name"],
+        "Ada Lovelace",
+        "{}",
+        f.logs()
+    );
+    assert_eq!(endpoint.requests(), 1);
+    // A new connection signs a new token with the kept credentials: no second fetch.
+    let first = admin.connection_ids("app_iam");
+    admin.exec(&format!("KILL CONNECTION {}", first[0]));
+    assert_eq!(
+        f.call(&json!({"id": 42}))["name"],
+        "Douglas Adams",
+        "{}",
+        f.logs()
+    );
+    assert_ne!(admin.connection_ids("app_iam"), first);
+    assert_eq!(endpoint.requests(), 1, "the credentials were fetched again");
+}
+
+#[test]
+fn credentials_near_their_expiry_are_fetched_again_before_signing() {
+    let services = Services::load();
+    let _db = e2e::database_lock();
+    let mut admin = e2e::Admin::connect(&services);
+    // Each answer expires 2 s after the SDK's 5-minute refresh margin.
+    let lifetime = shared::credentials::REFRESH_MARGIN + Duration::from_secs(2);
+    let (endpoint, f) = from_endpoint(&services, lifetime, "the-token");
+    assert_eq!(
+        f.call(&json!({"id": 1}))["name"],
+        "Ada Lovelace",
+        "{}",
+        f.logs()
+    );
+    assert_eq!(endpoint.requests(), 1);
+    std::thread::sleep(Duration::from_millis(2500)); // now within the margin
+    let first = admin.connection_ids("app_iam");
+    admin.exec(&format!("KILL CONNECTION {}", first[0]));
+    assert_eq!(
+        f.call(&json!({"id": 2}))["name"],
+        "Grace Hopper",
+        "{}",
+        f.logs()
+    );
+    assert_eq!(endpoint.requests(), 2, "stale credentials were used");
+}
+
+#[test]
+fn a_wrong_container_token_is_a_database_auth_error_not_a_crash() {
+    let services = Services::load();
+    let _db = e2e::database_lock();
+    let (endpoint, f) = from_endpoint(&services, Duration::from_secs(3600), "not-the-token");
+    let reply = f.assert_answers(&json!({"id": 1}));
+    f.assert_details_only_in_log(&reply, "DatabaseAuth", &["no AWS credentials"]);
+    assert!(endpoint.requests() >= 1);
+    assert_eq!(
+        f.assert_answers(&json!({"id": 1})).error_type(),
+        "DatabaseAuth"
+    );
 }

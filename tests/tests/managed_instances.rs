@@ -2,12 +2,9 @@
 //! invocations at once. One bootstrap, the variable set to 8, polling the emulator (which
 //! hands each concurrent `/next` poll a different event).
 
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use e2e::credentials_endpoint::{CredentialsEndpoint, Served};
 use e2e::proxy::TestProxy;
 use e2e::{database_lock, Admin, Function, Reply, Services};
 use serde_json::{json, Value};
@@ -207,78 +204,30 @@ fn eight_cold_invocations_of_decrypt_env_make_one_kms_call() {
             ),
         ],
     );
-    let payloads: Vec<Value> = (0..8).map(|_| json!({"message": "m"})).collect();
+    let secret = services.var("ENCRYPTED_KEY_PLAINTEXT");
+    let payloads: Vec<Value> = (0..8)
+        .map(|i| e2e::webhook::signed(secret, "{}", &format!("d-{i}")))
+        .collect();
     let (replies, _) = at_once(&f, &payloads);
-    let first = &replies[0].body["hmac_sha256"];
-    assert!(first.is_string(), "{}", replies[0].body);
-    assert!(replies.iter().all(|r| r.body["hmac_sha256"] == *first));
+    for (i, reply) in replies.iter().enumerate() {
+        let (status, body) = e2e::webhook::answer(&reply.body);
+        assert_eq!(
+            (status, &body["delivery"]),
+            (200, &json!(format!("d-{i}"))),
+            "{body}"
+        );
+    }
     assert_eq!(kms.matches(), 1, "KMS Decrypt calls for 8 cold invocations");
 }
 
-/// A container credentials endpoint on 127.0.0.1, as Lambda serves one: it answers the
-/// token `token` with credentials moto accepts, anything else with 403; counts requests.
-struct CredentialsEndpoint {
-    url: String,
-    requests: Arc<AtomicUsize>,
-}
-
-impl CredentialsEndpoint {
-    fn start(token: &'static str) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!(
-            "http://{}/2018-06-01/credentials",
-            listener.local_addr().unwrap()
-        );
-        let requests = Arc::new(AtomicUsize::new(0));
-        let count = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let count = count.clone();
-                std::thread::spawn(move || {
-                    let mut reader = BufReader::new(&stream);
-                    loop {
-                        let mut authorized = false;
-                        let mut line = String::new();
-                        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                            return;
-                        }
-                        loop {
-                            let mut header = String::new();
-                            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                                return;
-                            }
-                            if header.trim().is_empty() {
-                                break;
-                            }
-                            if let Some((name, value)) = header.split_once(':') {
-                                if name.eq_ignore_ascii_case("authorization")
-                                    && value.trim() == token
-                                {
-                                    authorized = true;
-                                }
-                            }
-                        }
-                        count.fetch_add(1, Ordering::SeqCst);
-                        let (status, body) = if authorized {
-                            (
-                                "200 OK",
-                                r#"{"AccessKeyId":"test","SecretAccessKey":"test","Token":"session","Expiration":"2099-01-01T00:00:00Z"}"#,
-                            )
-                        } else {
-                            ("403 Forbidden", r#"{"message":"bad token"}"#)
-                        };
-                        let mut out = &stream;
-                        let _ = write!(
-                            out,
-                            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                            body.len()
-                        );
-                    }
-                });
-            }
-        });
-        Self { url, requests }
-    }
+/// An endpoint serving credentials moto accepts to requests with `token`.
+fn moto_credentials(token: &str) -> CredentialsEndpoint {
+    let served = Served {
+        access_key_id: "test".into(),
+        secret_access_key: "test".into(),
+        lifetime: Duration::from_secs(6 * 3600),
+    };
+    CredentialsEndpoint::start(token, served)
 }
 
 fn with_container_credentials<'a>(
@@ -302,32 +251,30 @@ fn with_container_credentials<'a>(
 #[test]
 fn without_key_variables_the_container_credentials_endpoint_is_used() {
     let services = Services::load();
-    let endpoint = CredentialsEndpoint::start("the-token");
+    let endpoint = moto_credentials("the-token");
     let env = with_container_credentials(&services, &endpoint, "the-token");
 
     let f = Function::start(&services, "s3-get-object", &env);
     let bucket = services.var("S3_BUCKET");
     let out = f.call(&e2e::s3_event(&[(bucket, "plain.txt")]));
     assert_eq!(out[0]["content_type"], "text/plain");
-    let after_s3 = endpoint.requests.load(Ordering::SeqCst);
+    let after_s3 = endpoint.requests();
     assert!(after_s3 >= 1);
     f.call(&e2e::s3_event(&[(bucket, "plain.txt")]));
-    assert_eq!(
-        endpoint.requests.load(Ordering::SeqCst),
-        after_s3,
-        "cached, not fetched again"
-    );
+    assert_eq!(endpoint.requests(), after_s3, "cached, not fetched again");
     drop(f);
 
     let f = Function::start(&services, "decrypt-env", &env);
-    assert!(f.call(&json!({"message": "m"}))["hmac_sha256"].is_string());
-    assert!(endpoint.requests.load(Ordering::SeqCst) > after_s3);
+    let secret = services.var("ENCRYPTED_KEY_PLAINTEXT");
+    let accepted = f.call(&e2e::webhook::signed(secret, "{}", "d-1"));
+    assert_eq!(e2e::webhook::answer(&accepted).0, 200, "{accepted}");
+    assert!(endpoint.requests() > after_s3);
 }
 
 #[test]
 fn a_wrong_container_token_is_a_clear_error_not_a_crash() {
     let services = Services::load();
-    let endpoint = CredentialsEndpoint::start("the-token");
+    let endpoint = moto_credentials("the-token");
     let env = with_container_credentials(&services, &endpoint, "not-the-token");
     let f = Function::start(&services, "s3-get-object", &env);
     let bucket = services.var("S3_BUCKET");
@@ -339,7 +286,7 @@ fn a_wrong_container_token_is_a_clear_error_not_a_crash() {
     let pids: Vec<_> = f.reports().iter().map(|r| r["pid"].clone()).collect();
     assert_eq!(pids.len(), 2);
     assert_eq!(pids[0], pids[1]);
-    assert!(endpoint.requests.load(Ordering::SeqCst) >= 1);
+    assert!(endpoint.requests() >= 1);
 }
 
 #[test]
