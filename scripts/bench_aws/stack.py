@@ -13,12 +13,12 @@ FUNCTIONS: dict[str, tuple[str, str, str]] = {
     "RdsEnrichNaiveFunction": ("naive", "id", "RdsEnrichNaiveAlias"),
     "RdsEnrichFunction": ("global", "id", "RdsEnrichAlias"),
     "S3GetObjectFunction": ("s3-get-object", "s3", "S3GetObjectAlias"),
-    "DecryptEnvFunction": ("decrypt-env", "message", "DecryptEnvAlias"),
+    "DecryptEnvFunction": ("decrypt-env", "webhook", "DecryptEnvAlias"),
 }
 BURST = ("RdsEnrichNaiveFunction", "RdsEnrichFunction")
 PROXY_OUTPUT = "DatabaseProxyName"
-# Parameters left out of the plan and the report: a password, a secret's ARN, ciphertext.
-UNSHOWN_PARAMETERS = ("DatabaseUrl", "DatabaseSecretArn", "EncryptedSecret")
+# Parameters left out of the plan and the report: a secret's ARN, ciphertext.
+UNSHOWN_PARAMETERS = ("DatabaseSecretArn", "EncryptedSecret")
 
 
 class StackError(Exception):

@@ -743,8 +743,8 @@ fn no_password_in_any_configuration_and_tls_everywhere() {
             "Principal": {"Service": "rds.amazonaws.com"},
             "Action": "sts:AssumeRole",
             "Condition": {
-                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
-                "ArnLike": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db-proxy:*"}}
+                "StringEqualsIfExists": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLikeIfExists": {"aws:SourceArn": {"Fn::Sub": "arn:${AWS::Partition}:rds:${AWS::Region}:${AWS::AccountId}:db-proxy:*"}}
             }
         }])
     );
