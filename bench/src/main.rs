@@ -24,7 +24,8 @@ use std::time::Duration;
 use e2e::{workspace_root, Services};
 
 use experiments::{
-    burst, cold_start, idle_ping, init, managed_instances, profile, reconnect, sizes,
+    burst, cold_start, connection_cap, idle_ping, init, managed_instances, profile, reconnect,
+    sizes,
 };
 use report::{charts, Report};
 
@@ -101,6 +102,9 @@ fn main() -> Result<()> {
         .replace(&mysql.to_string(), &proxy.to_string());
     let managed = managed_instances::measure(&services, &out, &proxied_url)?;
 
+    println!("\n== managed instances: the default connection cap against one per invocation");
+    let connection_cap = connection_cap::measure(&services, &out, mysql)?;
+
     println!(
         "\n== size profile cost: this repo's build vs cargo-lambda's default, warm invocations"
     );
@@ -113,6 +117,7 @@ fn main() -> Result<()> {
         reconnect,
         idle_ping,
         managed_instances: managed,
+        connection_cap,
         init,
         cold,
         profile,

@@ -1,8 +1,9 @@
 //! Lambda Managed Instances: one environment serves `CONCURRENCY` invocations at once
 //! (`AWS_LAMBDA_MAX_CONCURRENCY`). rds-enrich with ONE connection shared by them all
 //! (`DB_MAX_CONNECTIONS=1`: what a single global connection behind a lock gives) against
-//! one connection per concurrent invocation (the default), on loopback and with the
-//! database one +0.5 ms round trip away. Alternated and repeated: ratios with their spread.
+//! one connection per concurrent invocation (`DB_MAX_CONNECTIONS=8`), on loopback and with
+//! the database one +0.5 ms round trip away. Alternated and repeated: ratios with their
+//! spread. (The default cap, a few per vCPU, is `connection_cap`'s subject.)
 
 use std::path::Path;
 
@@ -127,7 +128,7 @@ pub fn measure(services: &Services, out: &Path, proxied_url: &str) -> Result<Man
         };
         for _ in 0..REPEATS {
             let single = run(services, out, environment(Some("1")))?;
-            let pool = run(services, out, environment(None))?;
+            let pool = run(services, out, environment(Some(&CONCURRENCY.to_string())))?;
             runtime = runtime_choice(&pool);
             let (s, p) = (side(&single), side(&pool));
             condition
@@ -166,7 +167,8 @@ pub fn markdown(mi: &ManagedInstances) -> Vec<String> {
         format!(
             "One rds-enrich environment with `AWS_LAMBDA_MAX_CONCURRENCY={c}` ({runtime}), \
              {n} invocations sent by {c} clients at once: one connection shared by all \
-             (`DB_MAX_CONNECTIONS=1`) against one per concurrent invocation (the default). \
+             (`DB_MAX_CONNECTIONS=1`) against one per concurrent invocation \
+             (`DB_MAX_CONNECTIONS={c}`). \
              Single and pool alternate, {r} times; medians of the repeats, with the ratio's \
              range.",
             c = mi.concurrency,

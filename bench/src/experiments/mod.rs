@@ -2,6 +2,7 @@
 
 pub(crate) mod burst;
 pub(crate) mod cold_start;
+pub(crate) mod connection_cap;
 pub(crate) mod idle_ping;
 pub(crate) mod init;
 pub(crate) mod managed_instances;

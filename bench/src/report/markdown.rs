@@ -5,7 +5,7 @@ use crate::experiments::burst::{Contrast, REPEATS};
 use crate::experiments::init::COLD_STARTS;
 use crate::experiments::reconnect::RECONNECTS;
 use crate::experiments::sizes::fmt_opt;
-use crate::experiments::{idle_ping, managed_instances};
+use crate::experiments::{connection_cap, idle_ping, managed_instances};
 use crate::run::IDLE_AFTER_BURST;
 use crate::NETWORK_RTT;
 
@@ -260,9 +260,12 @@ impl Report {
         for l in managed_instances::markdown(&self.managed_instances) {
             line(l);
         }
+        for l in connection_cap::markdown(&self.connection_cap) {
+            line(l);
+        }
         line(format!("## Init time: exec of `bootstrap` to the end of its init ({COLD_STARTS} cold starts each)"));
         line(String::new());
-        line("Init ends as Lambda counts it: once the runtime has asked for work (its first `/next`) and every extension the process registered has polled for events (rds-enrich's SIGTERM extension); until then the fake runtime API holds the `/next`, as Lambda does. The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging), linked as the functions are: what every function pays before its own init. The functions' bootstraps are linked at a fixed address, not position-independent (bins/build.rs): the loader has no relocations to apply. hello-floor is position-independent, as Rust builds it by default, and is the reference for every ratio; \"hello-floor, no PIE\" is the same program linked as the functions are.".into());
+        line("Init ends as Lambda counts it: once the runtime has asked for work (its first `/next`) and every extension the process registered has polled for events (rds-enrich's SIGTERM extension); until then the fake runtime API holds the `/next`, as Lambda does. The clock includes the harness (it starts before the spawn, and stops after the fake runtime API has read the poll): read each figure as a difference from the hello-world floor, which pays the same overhead. The cold starts are taken in turns, in a new order each round. \"hello-floor on start()\" is the floor's no-op handler on this repo's `functions::start` (runtime choice, logging), linked as the functions are: what every function pays before its own init. The functions, hello-floor and hello-start are position-independent executables, as Rust links them (ASLR for their own code and data); hello-floor is the reference for every ratio. \"hello-floor, no PIE\" is the same program linked at a fixed address: what dropping PIE would save a no-op function, measured and not shipped.".into());
         line(String::new());
         line(
             "| function | min (ms) | p50 (ms) | mean (ms) | max (ms) | p50 × floor | min × floor |"

@@ -10,7 +10,7 @@ use crate::experiments::burst::Repeats;
 use crate::experiments::{
     burst::{BurstReport, Contrast},
     cold_start::ColdRow,
-    idle_ping,
+    connection_cap, idle_ping,
     init::InitRow,
     managed_instances,
     profile::ProfileRow,
@@ -27,6 +27,7 @@ pub(crate) struct Report {
     pub(crate) reconnect: ReconnectCost,
     pub(crate) idle_ping: idle_ping::IdlePingCost,
     pub(crate) managed_instances: managed_instances::ManagedInstances,
+    pub(crate) connection_cap: Vec<connection_cap::CapRow>,
     pub(crate) init: Vec<InitRow>,
     pub(crate) cold: Vec<ColdRow>,
     pub(crate) profile: Vec<ProfileRow>,
