@@ -67,11 +67,11 @@ mod tests {
     use aws_smithy_http_client::test_util::infallible_client_fn;
     use std::sync::{Arc, Mutex};
 
+    /// What the HTTP layer saw: each request's path and trace header.
+    type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
     /// An S3 client with `TraceHeader` whose HTTP layer records (path, trace header).
-    fn s3() -> (
-        aws_sdk_s3::Client,
-        Arc<Mutex<Vec<(String, Option<String>)>>>,
-    ) {
+    fn s3() -> (aws_sdk_s3::Client, Seen) {
         let seen = Arc::new(Mutex::new(Vec::new()));
         let log = seen.clone();
         let http = infallible_client_fn(move |req| {
