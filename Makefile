@@ -1,5 +1,6 @@
 # Set-up on a fresh machine is two commands: `make zip` and `make test`.
-# Each installs what it needs (cargo-lambda from PyPI, binutils from Debian).
+# `make zip` installs what it needs (cargo-lambda from PyPI, binutils from Debian);
+# `make test` needs cargo and python3 only, and installs nothing.
 
 .PHONY: zip test lint e2e bench bench-aws deploy services services-down clean
 
@@ -7,20 +8,23 @@
 zip:
 	scripts/build-zips
 
-## Unit tests: no network, no AWS account, no credentials.
+## Unit tests, doc examples and the docs' tests: no network beyond 127.0.0.1, no AWS
+## account, no credentials.
 test:
 	cargo test --workspace
 
 ## Formatting and lints, as CI checks them (each feature group on its own too), and the
 ## template's: cfn-lint on template.yaml, then cfn-lint and checkov on its transformed,
 ## resolved form for each parameter set (offline; scripts/checkov-skips.yaml lists the
-## accepted checkov findings, each with its reason: any other fails).
+## accepted checkov findings, each with its reason: any other fails); and shared's API
+## docs, every public item documented, without a warning.
 lint:
 	scripts/template-tools lint
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets --all-features -- -D warnings
 	cargo clippy -p functions --no-default-features --features rds -- -D warnings
 	cargo clippy -p functions --no-default-features --features aws -- -D warnings
+	RUSTDOCFLAGS="-D warnings -D missing_docs" cargo doc --no-deps -p shared
 
 ## Start MariaDB, moto (S3, KMS, Lambda) and the Lambda runtime API emulator on 127.0.0.1.
 services:

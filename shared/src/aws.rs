@@ -43,10 +43,22 @@ pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
 
 /// Reads region, credentials, endpoint settings and extra trusted roots from the
 /// environment, as Lambda provides them. Fails only on an unusable `SSL_CERT_FILE`.
+/// Nothing is fetched here: the credentials are, by the first call that needs them.
+///
+/// ```no_run
+/// # fn main() -> Result<(), shared::trust::TrustStoreError> {
+/// // In init, once per environment; clones of the client share its connection pool.
+/// let config = shared::aws::sdk_config()?;
+/// let s3 = shared::aws::s3_client(&config);
+/// # let _ = s3;
+/// # Ok(())
+/// # }
+/// ```
 pub fn sdk_config() -> Result<SdkConfig, TrustStoreError> {
     sdk_config_from(|name| std::env::var(name).ok())
 }
 
+/// As [`sdk_config`], with `var` for the environment (for tests).
 pub fn sdk_config_from(
     var: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
 ) -> Result<SdkConfig, TrustStoreError> {

@@ -55,6 +55,7 @@ pub struct CachedCredentials {
 }
 
 impl CachedCredentials {
+    /// Nothing fetched yet: the first [`get`](Self::get) asks `provider`.
     pub fn new(provider: SharedCredentialsProvider) -> Self {
         Self {
             provider,
@@ -62,7 +63,9 @@ impl CachedCredentials {
         }
     }
 
-    /// Credentials valid for at least `REFRESH_MARGIN` more (or with no expiry at all).
+    /// Credentials valid for at least `REFRESH_MARGIN` more (or with no expiry at all). The
+    /// error is the provider's, as text: no key variables and no endpoint, an endpoint that
+    /// refuses the token or does not answer.
     pub async fn get(&self) -> Result<Credentials, String> {
         let mut current = self.current.lock().await;
         if let Some(credentials) = current.as_ref().filter(|c| fresh(c, SystemTime::now())) {

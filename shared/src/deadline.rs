@@ -4,6 +4,19 @@
 //! warm globals); Managed Instances do not stop it at all. Either way the code should stop
 //! first, by itself: every call is bounded by the smaller of its own timeout and the time
 //! left, so an invocation ends with a clear error of its own instead of a timeout.
+//!
+//! ```
+//! use std::time::Duration;
+//! use shared::deadline::{Deadline, Elapsed};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let deadline = Deadline::after(Duration::from_millis(20));
+//! // A call with a 2 s timeout of its own is still cut at the invocation's deadline.
+//! let slow = tokio::time::sleep(Duration::from_secs(5));
+//! assert_eq!(deadline.run(Duration::from_secs(2), slow).await, Err(Elapsed::Deadline));
+//! # }
+//! ```
 
 use std::future::Future;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -30,10 +43,12 @@ impl Deadline {
     /// No deadline: only the calls' own timeouts apply.
     pub const NONE: Self = Self(None);
 
+    /// A deadline at `instant`.
     pub fn at(instant: Instant) -> Self {
         Self(Some(instant))
     }
 
+    /// A deadline `duration` from now.
     pub fn after(duration: Duration) -> Self {
         Self::at(Instant::now() + duration)
     }
@@ -73,7 +88,7 @@ impl Deadline {
     }
 
     /// Runs `call` for at most its own `timeout` and at most until the deadline. Past the
-    /// deadline, `call` is not started at all.
+    /// deadline, `call` is not started at all. The error says which bound stopped it.
     pub async fn run<F: Future>(&self, timeout: Duration, call: F) -> Result<F::Output, Elapsed> {
         let (limit, cause) = self.bound(timeout);
         if limit.is_zero() && cause == Elapsed::Deadline {

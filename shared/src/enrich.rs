@@ -1,5 +1,33 @@
 //! `rds-enrich`: add a person's name to a payload, read through a database connection
 //! that is made on first need and then kept for the container's life.
+//!
+//! The pattern is [`ConnectionSlots`] (the environment's connections, one per invocation
+//! served at once, up to a cap) holding [`LazyConnection`]s (one connection, made on first
+//! need, checked and remade as needed), and [`enrich`] doing one invocation's work through
+//! one of them. The database itself is behind the [`Connector`] and [`NameLookup`] traits:
+//! [`crate::mysql`] implements them with `mysql_async`, the tests with mocks.
+//!
+//! ```no_run
+//! use shared::deadline::Deadline;
+//! use shared::enrich::enrich;
+//! use shared::mysql::DbConfig;
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // In init: the configuration only; nothing connects yet.
+//! let config = DbConfig::from_lookup(|name| match name {
+//!     "DATABASE_URL" => Some("mysql://app@db.example.internal:3306/app?require_ssl=true".into()),
+//!     _ => None,
+//! })?;
+//! let slots = config.connection_slots(1)?;
+//!
+//! // In each invocation: a slot, whose connection is made the first time and then kept.
+//! let mut conn = slots.acquire(Deadline::NONE).await?;
+//! let answer = enrich(serde_json::json!({"id": 42}), &mut conn, Deadline::NONE).await?;
+//! assert_eq!(answer["id"], 42);
+//! # Ok(())
+//! # }
+//! ```
 
 use std::borrow::Cow;
 use std::time::{Duration, SystemTime};
@@ -15,41 +43,73 @@ use crate::ErrorKind;
 /// password) nor the data read.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// A setting that cannot work (`DATABASE_URL`, the CA file, a bound): found at init,
+    /// which it fails.
     #[error("invalid database configuration: {0}")]
     Config(String),
+    /// The connect did not finish within `DB_CONNECT_TIMEOUT_MS`.
     #[error("could not connect to the database within {timeout_ms} ms")]
-    ConnectTimeout { timeout_ms: u64 },
+    ConnectTimeout {
+        /// The timeout that ran out.
+        timeout_ms: u64,
+    },
+    /// The connect failed: refused, unreachable, the TLS handshake, the login.
     #[error("could not connect to the database: {0}")]
     Connect(String),
     /// IAM authentication: no credentials to sign with, or the server refused the login.
     #[error("database authentication failed: {0}")]
     Auth(String),
+    /// The server is at its `max_connections` (or the user's limit).
     #[error(
         "the database refused the connection: too many connections (the server's \
          max_connections is reached; see the README's connection budget): {0}"
     )]
     TooManyConnections(String),
+    /// The connection is dead or in a state nobody can trust: it is dropped, and a kept
+    /// one is replaced once (see [`LazyConnection`]).
     #[error("the database connection was lost: {0}")]
     ConnectionLost(String),
+    /// The query did not answer within `DB_QUERY_TIMEOUT_MS`: the connection is dropped.
     #[error("the query did not complete within {timeout_ms} ms")]
-    QueryTimeout { timeout_ms: u64 },
+    QueryTimeout {
+        /// The timeout that ran out.
+        timeout_ms: u64,
+    },
+    /// The invocation's deadline came first (see [`Deadline`]).
     #[error("the invocation's deadline came before the database answered")]
     DeadlineExceeded,
+    /// The server answered with an error that leaves the session usable (no such table,
+    /// query killed, ...).
     #[error("the query failed: {0}")]
     Query(String),
+    /// The row's name is not text: read without a panic, reported as data.
     #[error("the name of person {id} {problem}")]
-    BadName { id: u64, problem: BadName },
+    BadName {
+        /// The id that was looked up.
+        id: u64,
+        /// What is wrong with the name.
+        problem: BadName,
+    },
 }
 
 /// What is wrong with a name the database returned (it is never echoed: it is data).
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum BadName {
+    /// SQL NULL.
     #[error("is NULL")]
     Null,
+    /// Bytes that are not UTF-8.
     #[error("is not UTF-8 text ({len} bytes)")]
-    NotUtf8 { len: usize },
+    NotUtf8 {
+        /// How many bytes the value has.
+        len: usize,
+    },
+    /// A column that does not hold text (a number, a BLOB, a date, ...).
     #[error("is not text: the column is {column_type}")]
-    NotText { column_type: String },
+    NotText {
+        /// The column's type, as MySQL names it (`LONG`, `BLOB`, ...).
+        column_type: String,
+    },
 }
 
 impl DbError {
@@ -63,13 +123,19 @@ impl DbError {
     }
 }
 
-/// Why an enrichment failed.
+/// Why an enrichment failed: what rds-enrich reports, as the `errorType` of
+/// [`ErrorKind::kind`] (`InvalidPayload`, `NotFound`, `DatabaseConfig`, `DatabaseAuth`,
+/// `TooManyConnections`, `DeadlineExceeded`, `NullName`, `NameNotUtf8`, `NameNotText`, and
+/// `DatabaseUnavailable` for the rest).
 #[derive(Debug, thiserror::Error)]
 pub enum EnrichError {
+    /// The payload is not `{"id": <positive integer>}`; the message says what is wrong.
     #[error("invalid payload: {0}")]
     InvalidPayload(Cow<'static, str>),
+    /// No row has that id.
     #[error("no person with id {0}")]
     NotFound(u64),
+    /// The database failed (see [`DbError`]).
     #[error(transparent)]
     Database(#[from] DbError),
 }
@@ -104,7 +170,10 @@ impl ErrorKind for EnrichError {
 #[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
 #[cfg_attr(test, mockall::automock(type Conn = MockNameLookup;))]
 pub trait Connector {
+    /// The connection it makes.
     type Conn: NameLookup;
+    /// A new connection, by `deadline`: `ConnectTimeout`, `Connect`, `Auth`,
+    /// `TooManyConnections` or `DeadlineExceeded` when it cannot.
     async fn connect(&self, deadline: Deadline) -> Result<Self::Conn, DbError>;
 }
 
@@ -158,6 +227,8 @@ impl LastAnswer {
 }
 
 impl<C: Connector> LazyConnection<C> {
+    /// No connection yet: the first [`find_name`](Self::find_name) makes it with
+    /// `connector`. Pinged after [`DEFAULT_PING_AFTER_IDLE`] unless told otherwise.
     pub fn new(connector: C) -> Self {
         Self {
             connector,
@@ -174,10 +245,15 @@ impl<C: Connector> LazyConnection<C> {
         self
     }
 
+    /// Whether a connection is open and kept.
     pub fn is_connected(&self) -> bool {
         self.conn.is_some()
     }
 
+    /// The name of person `id` (`None`: no such row), by `deadline`. Connects first if
+    /// there is no connection; pings a kept one that idled; reconnects once and retries
+    /// if a kept connection turns out dead. Fails with the [`DbError`] of the connect or
+    /// the query; after [`shut_down`](Self::shut_down), with `ConnectionLost`.
     pub async fn find_name(
         &mut self,
         id: u64,
@@ -272,7 +348,8 @@ impl<C: Connector> std::ops::DerefMut for Slot<'_, C> {
 }
 
 impl<C: Connector + Clone> ConnectionSlots<C> {
-    /// `max` is at least 1.
+    /// `max` slots (at least 1), none connected yet, each pinging its connection before
+    /// use once it idled `ping_after_idle`.
     pub fn new(connector: C, max: usize, ping_after_idle: Duration) -> Self {
         let max = max.max(1);
         let slots = (0..max)
@@ -289,6 +366,7 @@ impl<C: Connector + Clone> ConnectionSlots<C> {
 }
 
 impl<C: Connector> ConnectionSlots<C> {
+    /// How many slots there are: the most connections this holds.
     pub fn max(&self) -> usize {
         self.slots.len()
     }
@@ -301,7 +379,8 @@ impl<C: Connector> ConnectionSlots<C> {
             .count()
     }
 
-    /// The lowest free slot; waits for one while all are busy, at most until `deadline`.
+    /// The lowest free slot; waits for one while all are busy, at most until `deadline`
+    /// (`DeadlineExceeded`). After [`close_all`](Self::close_all), `ConnectionLost`.
     pub async fn acquire(&self, deadline: Deadline) -> Result<Slot<'_, C>, DbError> {
         let permit = deadline
             .run(Duration::MAX, self.free.acquire())
@@ -333,7 +412,17 @@ impl<C: Connector> ConnectionSlots<C> {
     }
 }
 
-/// Reads the `id` of a payload: a positive integer that fits in 64 bits.
+/// Reads the `id` of a payload: a positive integer that fits in 64 bits, else
+/// `InvalidPayload` saying what is wrong.
+///
+/// ```
+/// use serde_json::json;
+/// use shared::enrich::parse_id;
+///
+/// assert_eq!(parse_id(&json!({"id": 42})).unwrap(), 42);
+/// assert!(parse_id(&json!({"id": -1})).is_err());
+/// assert!(parse_id(&json!({"id": "42"})).is_err());
+/// ```
 pub fn parse_id(payload: &Value) -> Result<u64, EnrichError> {
     let object = payload
         .as_object()
@@ -349,7 +438,9 @@ pub fn parse_id(payload: &Value) -> Result<u64, EnrichError> {
     }
 }
 
-/// Returns the payload with `"name"` added, looked up by its `"id"`, by the deadline.
+/// Returns the payload with `"name"` added, looked up by its `"id"`, by the deadline:
+/// `InvalidPayload` for a payload without a usable id, `NotFound` for an id with no row,
+/// `Database` for the rest.
 pub async fn enrich<C: Connector>(
     payload: Value,
     db: &mut LazyConnection<C>,

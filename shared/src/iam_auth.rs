@@ -31,17 +31,40 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(900);
 
 /// What the tokens are for: the endpoint and user of the connection, and the region that
 /// signs them.
+///
+/// ```
+/// use std::time::SystemTime;
+/// use aws_credential_types::Credentials;
+/// use secrecy::ExposeSecret;
+/// use shared::iam_auth::IamAuth;
+///
+/// let auth = IamAuth {
+///     host: "proxy.example.internal".into(),
+///     port: 3306,
+///     user: "app".into(),
+///     region: "us-east-1".into(),
+/// };
+/// let credentials = Credentials::new("AKIDEXAMPLE", "secret", None, None, "example");
+/// let token = auth.token(&credentials, SystemTime::now()).unwrap();
+/// let token = token.expose_secret();
+/// assert!(token.starts_with("proxy.example.internal:3306/?Action=connect&DBUser=app&"));
+/// ```
 #[derive(Clone, Debug, PartialEq)]
 pub struct IamAuth {
+    /// The database's (or the proxy's) host name, as the connection names it.
     pub host: String,
+    /// Its port.
     pub port: u16,
+    /// The database user the token logs in as.
     pub user: String,
+    /// The region the token is signed for.
     pub region: String,
 }
 
 impl IamAuth {
     /// A token for logging in from `now` for `TOKEN_LIFETIME`: the presigned URL without
     /// its scheme, as botocore's `generate_db_auth_token` makes it. Secret: never logged.
+    /// Signing is local; it fails (`DbError::Auth`) only on parameters the signer refuses.
     pub fn token(
         &self,
         credentials: &Credentials,

@@ -64,23 +64,35 @@ pub fn connections_opened() -> u64 {
 /// The connections an environment holds at most unless `DB_MAX_CONNECTIONS` says: one on
 /// classic Lambda (one invocation at a time), else `CONNECTIONS_PER_VCPU` per vCPU, never
 /// more than the invocations it serves at once.
+///
+/// ```
+/// use shared::mysql::default_max_connections;
+///
+/// assert_eq!(default_max_connections(1, 2), 1); // classic Lambda
+/// assert_eq!(default_max_connections(8, 4), 8); // never more than the concurrency
+/// assert_eq!(default_max_connections(64, 2), 8); // 4 per vCPU
+/// ```
 pub fn default_max_connections(concurrency: usize, vcpus: usize) -> usize {
     concurrency.clamp(1, CONNECTIONS_PER_VCPU.saturating_mul(vcpus.max(1)))
 }
 
-/// Settings read from the environment. Not `Debug`: the URL holds the password.
+/// Settings read from the environment ([`DbConfig::from_env`]). Not `Debug`: the URL may
+/// hold a password.
 #[derive(Clone)]
 pub struct DbConfig {
-    /// `mysql://user:pass@host:3306/db`, with `?require_ssl=true` for TLS.
+    /// `mysql://user[:password]@host:3306/db?require_ssl=true` (`DATABASE_URL`).
     pub url: String,
     /// Table with `id` and `name` columns (letters, digits and `_` only).
     pub table: String,
     /// CA bundle to verify the server (RDS: `global-bundle.pem`): the only roots trusted.
     pub ca_file: Option<PathBuf>,
+    /// The most a connect may take (`DB_CONNECT_TIMEOUT_MS`).
     pub connect_timeout: Duration,
+    /// The most a query may take (`DB_QUERY_TIMEOUT_MS`).
     pub query_timeout: Duration,
     /// Limit of the liveness check of a connection that idled (`ping_after_idle`).
     pub ping_timeout: Duration,
+    /// A kept connection idle this long is pinged before use (`DB_PING_AFTER_IDLE_MS`).
     pub ping_after_idle: Duration,
     /// At most this many connections per environment (1 to `MAX_CONNECTIONS`); `None`:
     /// `default_max_connections`.
@@ -99,14 +111,16 @@ impl DbConfig {
     /// `DATABASE_URL` (required), `PEOPLE_TABLE`, `DATABASE_CA_FILE`,
     /// `DB_CONNECT_TIMEOUT_MS`, `DB_QUERY_TIMEOUT_MS`, `DB_PING_TIMEOUT_MS`,
     /// `DB_PING_AFTER_IDLE_MS`, `DB_MAX_CONNECTIONS`, `DATABASE_IAM_AUTH` (with `AWS_REGION`),
-    /// `DATABASE_ALLOW_PLAINTEXT`.
+    /// `DATABASE_ALLOW_PLAINTEXT`, `SSL_CERT_FILE`. A missing URL, a value out of its bounds
+    /// or a flag that is not `true` or `false` is a [`DbError::Config`] naming the variable;
+    /// the URL itself is checked by [`MysqlConnector::new`].
     pub fn from_env() -> Result<Self, DbError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
     /// The connections of an environment that serves `concurrency` invocations at once,
     /// none made yet: `DB_MAX_CONNECTIONS` slots, else `default_max_connections`. Checks the
-    /// URL and CA file now.
+    /// URL and CA file now, as [`MysqlConnector::new`] does.
     pub fn connection_slots(
         &self,
         concurrency: usize,
@@ -123,6 +137,22 @@ impl DbConfig {
         Ok(ConnectionSlots::new(connector, max, self.ping_after_idle))
     }
 
+    /// As [`from_env`](Self::from_env), with `var` for the environment (for tests).
+    ///
+    /// ```
+    /// use shared::mysql::DbConfig;
+    ///
+    /// let config = |url: &str, max: &str| {
+    ///     let (url, max) = (url.to_string(), max.to_string());
+    ///     DbConfig::from_lookup(move |name| match name {
+    ///         "DATABASE_URL" => Some(url.clone()),
+    ///         "DB_MAX_CONNECTIONS" => Some(max.clone()),
+    ///         _ => None,
+    ///     })
+    /// };
+    /// assert!(config("mysql://app@db:3306/app?require_ssl=true", "4").is_ok());
+    /// assert!(config("mysql://app@db:3306/app?require_ssl=true", "1601").is_err());
+    /// ```
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, DbError> {
         let url = var("DATABASE_URL")
             .filter(|url| !url.is_empty())
@@ -199,8 +229,11 @@ pub struct MysqlConnector {
 }
 
 impl MysqlConnector {
-    /// Checks the configuration once, at init: a bad URL or CA file is a `DatabaseConfig`
-    /// error for every invocation, never a retryable `DatabaseUnavailable`.
+    /// Checks the configuration once, at init: a URL that does not parse, asks for no TLS
+    /// (without `DATABASE_ALLOW_PLAINTEXT=true`), turns off the certificate or host name
+    /// check or names a Unix socket, a CA file that cannot be read or holds no usable
+    /// certificate, or IAM authentication without what it needs is a [`DbError::Config`],
+    /// which fails the init; nothing connects here.
     pub fn new(config: &DbConfig) -> Result<Self, DbError> {
         // UrlError names the bad parameter, never the password.
         let opts = Opts::from_url(&config.url)

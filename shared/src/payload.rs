@@ -9,6 +9,19 @@ use serde::de::DeserializeOwned;
 use serde_json::value::RawValue;
 
 /// The payload as `T`; the error names the path of the field at fault, if any.
+///
+/// ```
+/// use serde_json::value::RawValue;
+///
+/// #[derive(serde::Deserialize)]
+/// struct Event {
+///     id: u64,
+/// }
+///
+/// let raw = RawValue::from_string(r#"{"id": "x"}"#.to_string()).unwrap();
+/// let err = shared::payload::read::<Event>(&raw).err().unwrap();
+/// assert!(err.starts_with("id: invalid type"), "{err}");
+/// ```
 pub fn read<T: DeserializeOwned>(raw: &RawValue) -> Result<T, String> {
     let json = &mut serde_json::Deserializer::from_str(raw.get());
     serde_path_to_error::deserialize(json).map_err(|err| {

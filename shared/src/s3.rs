@@ -11,24 +11,50 @@ use crate::deadline::Deadline;
 use crate::ErrorKind;
 use std::time::Duration;
 
+/// Why s3-get-object could not answer an event: `InvalidEvent` (what the event holds),
+/// `NotFound`, `DeadlineExceeded` or `S3RequestFailed` as Lambda's `errorType`.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum ObjectError {
+    /// The payload is not an S3 event notification; the message names the field at fault.
     #[error("the event is not an S3 notification: {0}")]
     Unreadable(String),
+    /// The event holds no record.
     #[error("the event has no records")]
     NoRecords,
+    /// The invocation's deadline came first.
     #[error("the invocation's deadline came before S3 answered")]
     DeadlineExceeded,
+    /// A record lacks its bucket name or object key.
     #[error("record {index} of the event has no {field}")]
-    MissingField { index: usize, field: &'static str },
+    MissingField {
+        /// The record's position in the event, from 0.
+        index: usize,
+        /// What it lacks.
+        field: &'static str,
+    },
+    /// A key that does not decode ([`decode_key`]).
     #[error("object key {key:?} is not valid URL-encoded UTF-8")]
-    InvalidKey { key: String },
+    InvalidKey {
+        /// The key as the event sent it.
+        key: String,
+    },
+    /// S3 has no such object (or version).
     #[error("object s3://{bucket}/{key} does not exist")]
-    NotFound { bucket: String, key: String },
+    NotFound {
+        /// The bucket.
+        bucket: String,
+        /// The decoded key.
+        key: String,
+    },
+    /// Any other failure of the request: credentials, permissions, network, TLS. Its
+    /// message goes to the log only.
     #[error("reading s3://{bucket}/{key} failed: {message}")]
     Request {
+        /// The bucket.
         bucket: String,
+        /// The decoded key.
         key: String,
+        /// The SDK's error, with its causes.
         message: String,
     },
 }
@@ -55,8 +81,9 @@ impl ErrorKind for ObjectError {
 /// One object version named by an event record.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ObjectRef {
+    /// The bucket's name.
     pub bucket: String,
-    /// Decoded.
+    /// The object's key, decoded.
     pub key: String,
     /// Set for versioned buckets: the version the event is about, not whatever the key
     /// names by the time the function runs (it may have been overwritten meanwhile).
@@ -67,16 +94,23 @@ pub struct ObjectRef {
 #[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
 #[cfg_attr(test, mockall::automock)]
 pub trait ObjectMetadata {
-    /// The object's `Content-Type`, `None` if S3 has none for it.
+    /// The object's `Content-Type`, `None` if S3 has none for it; `NotFound` or `Request`
+    /// when S3 cannot say.
     async fn content_type(&self, object: &ObjectRef) -> Result<Option<String>, ObjectError>;
 }
 
+/// What s3-get-object answers for one record: `{"bucket", "key", "content_type"}`, with
+/// `"version_id"` when the record names one and `"removed": true` for a deletion.
 #[derive(Debug, Serialize, PartialEq)]
 pub struct ObjectContentType {
+    /// The bucket's name.
     pub bucket: String,
+    /// The object's key, decoded.
     pub key: String,
+    /// The version the record names, if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub version_id: Option<String>,
+    /// The object's `Content-Type`; `None` for a removal or an object without one.
     pub content_type: Option<String>,
     /// An `ObjectRemoved:*` record: nothing to read, and not an error (an error would make
     /// Lambda retry the event and send it to the failure destination).
@@ -85,7 +119,16 @@ pub struct ObjectContentType {
 }
 
 /// S3 sends keys form-encoded: `+` for a space, `%XX` for other bytes of UTF-8.
-/// (A literal `+` arrives as `%2B`, so replacing `+` first is exact.)
+/// (A literal `+` arrives as `%2B`, so replacing `+` first is exact.) Bytes that are not
+/// UTF-8 are `InvalidKey`.
+///
+/// ```
+/// use shared::s3::decode_key;
+///
+/// let key = decode_key("reports/2024+Q1%2Bnotes%C3%A9.csv").unwrap();
+/// assert_eq!(key, "reports/2024 Q1+notesé.csv");
+/// assert!(decode_key("%FF").is_err());
+/// ```
 pub fn decode_key(raw: &str) -> Result<String, ObjectError> {
     percent_decode_str(&raw.replace('+', " "))
         .decode_utf8()
@@ -96,7 +139,8 @@ pub fn decode_key(raw: &str) -> Result<String, ObjectError> {
 }
 
 /// The content type of every object named in the event, in record order, by the
-/// invocation's deadline (the SDK's own timeouts apply too).
+/// invocation's deadline (the SDK's own timeouts apply too). The first record that fails
+/// fails the invocation, so that Lambda retries the event.
 pub async fn content_types<M: ObjectMetadata>(
     event: &S3Event,
     store: &M,
@@ -162,6 +206,8 @@ pub struct S3Metadata {
 }
 
 impl S3Metadata {
+    /// The store over `client` (build it with [`crate::aws::s3_client`], so that its calls
+    /// carry the trace header).
     pub fn new(client: aws_sdk_s3::Client) -> Self {
         Self { client }
     }

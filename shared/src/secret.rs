@@ -18,17 +18,32 @@ use std::time::Duration;
 /// The variable holding the ciphertext when `ENCRYPTED_ENV_VAR` does not name another.
 pub const DEFAULT_ENCRYPTED_VAR: &str = "ENCRYPTED_KEY";
 
-/// Errors never carry the plaintext: only names, lengths and KMS's own messages.
+/// Why decrypt-env could not get its secret, or read a request: `Config`,
+/// `DecryptFailed`, `InvalidPayload`, `DeadlineExceeded` or `InvalidTrustStore` as Lambda's
+/// `errorType`. Errors never carry the plaintext: only names, lengths and KMS's own
+/// messages.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
+    /// The encrypted variable is missing or not base64, or the function's name is unknown:
+    /// found at init, which it fails.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// KMS refused or failed (access denied, a wrong encryption context, throttled, the
+    /// network): not kept, so the next invocation tries again.
     #[error("KMS could not decrypt {var}: {message}")]
-    Decrypt { var: String, message: String },
+    Decrypt {
+        /// The variable that holds the ciphertext.
+        var: String,
+        /// KMS's (or the SDK's) error, for the log only.
+        message: String,
+    },
+    /// The request is not a function URL or HTTP API event.
     #[error("invalid payload: {0}")]
     InvalidPayload(std::borrow::Cow<'static, str>),
+    /// The invocation's deadline came first.
     #[error("the invocation's deadline came before KMS answered")]
     DeadlineExceeded,
+    /// `SSL_CERT_FILE` cannot be used (see [`crate::trust`]).
     #[error(transparent)]
     TrustStore(#[from] crate::trust::TrustStoreError),
 }
@@ -53,6 +68,7 @@ impl ErrorKind for SecretError {
 #[allow(async_fn_in_trait)] // used with concrete types on one task; no Send bound needed
 #[cfg_attr(test, mockall::automock)]
 pub trait Decryptor {
+    /// The plaintext of `ciphertext`, made under `context`; the error is KMS's message.
     async fn decrypt(
         &self,
         ciphertext: &[u8],
@@ -75,6 +91,8 @@ impl EncryptedEnv {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// As [`from_env`](Self::from_env), with `var` for the environment (for tests). A
+    /// missing or empty variable, or one that is not base64, is `Config`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SecretError> {
         let name = var("ENCRYPTED_ENV_VAR").unwrap_or_else(|| DEFAULT_ENCRYPTED_VAR.into());
         let encoded = var(&name)
@@ -125,18 +143,42 @@ impl EncryptedEnv {
 }
 
 /// A plaintext decrypted at most once per container: the first successful decryption is
-/// kept, a failed one is not (the next invocation tries again).
+/// kept, a failed one is not (the next invocation tries again). Invocations that ask at
+/// once wait for one decryption (single flight). Meant for a `static`.
+///
+/// ```
+/// use secrecy::{ExposeSecret, SecretString};
+/// use shared::secret::{DecryptedOnce, SecretError};
+///
+/// static SECRET: DecryptedOnce = DecryptedOnce::new();
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() -> Result<(), SecretError> {
+/// let failed = SECRET.get_or_decrypt(|| async { Err(SecretError::DeadlineExceeded) }).await;
+/// assert!(failed.is_err() && !SECRET.is_decrypted()); // a failure is not kept
+/// let secret = SECRET.get_or_decrypt(|| async { Ok(SecretString::from("s3cret")) }).await?;
+/// assert_eq!(secret.expose_secret(), "s3cret");
+/// // Kept: this decryption never runs.
+/// let again = SECRET.get_or_decrypt(|| async { Ok(SecretString::from("other")) }).await?;
+/// assert_eq!(again.expose_secret(), "s3cret");
+/// # Ok(())
+/// # }
+/// ```
 pub struct DecryptedOnce(OnceCell<SecretString>);
 
 impl DecryptedOnce {
+    /// Nothing decrypted yet (`const`, for a `static`).
     pub const fn new() -> Self {
         Self(OnceCell::const_new())
     }
 
+    /// Whether a decryption succeeded and is kept.
     pub fn is_decrypted(&self) -> bool {
         self.0.initialized()
     }
 
+    /// The kept plaintext, or the one `decrypt` gives, kept if it succeeds. Its error is
+    /// returned as it is, and the next call tries again.
     pub async fn get_or_decrypt<F, Fut>(&self, decrypt: F) -> Result<&SecretString, SecretError>
     where
         F: FnOnce() -> Fut,
@@ -158,6 +200,8 @@ pub struct KmsDecryptor {
 }
 
 impl KmsDecryptor {
+    /// The decryptor over `client` (build it with [`crate::aws::kms_client`], so that its
+    /// calls carry the trace header).
     pub fn new(client: aws_sdk_kms::Client) -> Self {
         Self { client }
     }

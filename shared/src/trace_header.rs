@@ -26,6 +26,16 @@ tokio::task_local! {
 
 /// Runs `invocation` with `trace_id` (the invocation's `Context::xray_trace_id`): every AWS
 /// call it makes through a client built with `TraceHeader` carries it.
+///
+/// ```no_run
+/// # async fn handler(s3: aws_sdk_s3::Client, trace_id: Option<String>) {
+/// // `s3` built with shared::aws::s3_client, which adds `TraceHeader`.
+/// shared::trace_header::traced(trace_id, async {
+///     let _head = s3.head_object().bucket("bucket").key("key").send().await;
+/// })
+/// .await;
+/// # }
+/// ```
 pub async fn traced<F: Future>(trace_id: Option<String>, invocation: F) -> F::Output {
     TRACE_ID.scope(trace_id, invocation).await
 }

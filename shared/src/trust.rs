@@ -27,16 +27,32 @@ pub const AMAZON_TRUST_SERVICES: &str = include_str!("../certs/amazon-trust-serv
 /// Where additional roots come from, as OpenSSL and rustls-native-certs read it.
 pub const CERT_FILE_VAR: &str = "SSL_CERT_FILE";
 
+/// Why `SSL_CERT_FILE` cannot be used (`InvalidTrustStore` as Lambda's `errorType`):
+/// found at init, which it fails.
 #[derive(Debug, thiserror::Error, PartialEq)]
 pub enum TrustStoreError {
+    /// The file cannot be read.
     #[error("{CERT_FILE_VAR} {path:?} cannot be read: {message}")]
-    Unreadable { path: String, message: String },
+    Unreadable {
+        /// The file's path.
+        path: String,
+        /// The I/O error.
+        message: String,
+    },
+    /// The file holds no PEM certificate.
     #[error("{CERT_FILE_VAR} {path:?} holds no PEM certificate")]
-    NoCertificate { path: String },
+    NoCertificate {
+        /// The file's path.
+        path: String,
+    },
+    /// A certificate that does not parse, or that rustls does not accept as a root.
     #[error("{CERT_FILE_VAR} {path:?}: certificate {index} is not a usable root: {message}")]
     InvalidCertificate {
+        /// The file's path.
         path: String,
+        /// The certificate's position in the file, from 0.
         index: usize,
+        /// What is wrong with it.
         message: String,
     },
     /// The SDK's TLS settings builder can fail in principle; today it never does.

@@ -25,12 +25,16 @@ const PREFIX: &str = "sha256=";
 /// Why a request is not accepted. None of them says anything of the secret.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Rejected {
+    /// No signature header.
     #[error("no {SIGNATURE_HEADER} header")]
     NoSignature,
+    /// A header that is not `sha256=` and 64 hex digits (another algorithm, truncated).
     #[error("the signature is not sha256=<64 hex digits>")]
     MalformedSignature,
+    /// A well-formed signature of another body, or made with another secret.
     #[error("the signature does not match the body")]
     WrongSignature,
+    /// `isBase64Encoded` with a body that is not base64.
     #[error("the body is marked base64 but is not base64")]
     UnreadableBody,
 }
@@ -58,12 +62,17 @@ pub struct Delivery {
 /// What a verified delivery was: the answer to its sender.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Accepted {
+    /// `X-GitHub-Delivery`, if it is a short plain token.
     pub id: Option<String>,
+    /// `X-GitHub-Event`, likewise.
     pub event: Option<String>,
+    /// The body's length.
     pub bytes: usize,
 }
 
 impl Delivery {
+    /// The request's signature and raw body, before any secret is needed:
+    /// `NoSignature`, `MalformedSignature` or `UnreadableBody` when they cannot be read.
     pub fn read(request: &ApiGatewayV2httpRequest) -> Result<Self, Rejected> {
         let header = |name: &str| request.headers.get(name).and_then(|v| v.to_str().ok());
         let signature = request
@@ -138,6 +147,19 @@ pub fn raw_body(body: Option<&str>, is_base64_encoded: bool) -> Result<Vec<u8>, 
 }
 
 /// Checks `signature` (the header's value) against the body, in constant time.
+///
+/// ```
+/// use secrecy::SecretString;
+/// use shared::webhook::{verify, Rejected};
+///
+/// // GitHub's example in "Validating webhook deliveries".
+/// let secret = SecretString::from("It's a Secret to Everybody");
+/// let signature = "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17";
+/// let check = |body: &[u8], signature| verify(&secret, body, signature);
+/// assert_eq!(check(b"Hello, World!", Some(signature)), Ok(()));
+/// assert_eq!(check(b"Hello, World?", Some(signature)), Err(Rejected::WrongSignature));
+/// assert_eq!(check(b"Hello, World!", None), Err(Rejected::NoSignature));
+/// ```
 pub fn verify(secret: &SecretString, body: &[u8], signature: Option<&str>) -> Result<(), Rejected> {
     let signature = signature.ok_or(Rejected::NoSignature)?;
     let digest = parse_signature(signature).ok_or(Rejected::MalformedSignature)?;
