@@ -1,10 +1,10 @@
 //! The template as a platform team would review it, as tests: template.yaml, transformed
 //! offline by aws-sam-translator (scripts/sam-transform.py) and resolved for a set of
 //! parameters, gives each function a role that allows exactly what the function calls, on
-//! exactly its resources (README's IAM table lists the same actions); S3 events that fail
-//! land in a queue; the network is scoped by the template's own security groups; no
-//! password is in any function's configuration; parameters that cannot work are refused
-//! before anything is created; Managed Instances are sized and decrypt-env separated.
+//! exactly its resources (docs/deploy.md's IAM table lists the same actions); S3 events
+//! that fail land in a queue; the network is scoped by the template's own security
+//! groups; no password is in any function's configuration; parameters that cannot work are
+//! refused before anything is created; Managed Instances are sized and decrypt-env separated.
 //! No AWS account: this reads the template, and creates what moto can of the stack.
 
 use std::collections::BTreeSet;
@@ -313,7 +313,7 @@ fn every_function_is_traced_and_may_write_its_traces() {
 }
 
 #[test]
-fn classic_with_rds_proxy_the_functions_are_configured_as_the_readme_says() {
+fn classic_with_rds_proxy_the_functions_are_configured_as_the_docs_say() {
     let t = resolved(&PROXY);
     let r = &t["Resources"];
     for (function, zip) in [
@@ -1227,20 +1227,20 @@ fn the_bucket_the_invoke_permission_and_the_key_are_locked_down() {
     }
 }
 
-/// README's IAM table names exactly the actions the template grants each function.
+/// docs/deploy.md's IAM table names exactly the actions the template grants each function.
 #[test]
-fn readme_iam_table_matches_the_template() {
-    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+fn deploy_docs_iam_table_matches_the_template() {
+    let deploy = std::fs::read_to_string(workspace_root().join("docs/deploy.md")).unwrap();
     let t = resolved(&[&PROXY[..], &["DeployNaive=true"]].concat());
     for (row, role) in [
         ("| `rds-enrich`", "RdsEnrichRole"),
         ("| `s3-get-object`", "S3GetObjectRole"),
         ("| `decrypt-env`", "DecryptEnvRole"),
     ] {
-        let line = readme
+        let line = deploy
             .lines()
             .find(|l| l.starts_with(row))
-            .unwrap_or_else(|| panic!("README has no row {row}"));
+            .unwrap_or_else(|| panic!("docs/deploy.md has no row {row}"));
         let permissions = line.rsplit('|').nth(1).unwrap();
         let listed: BTreeSet<String> = permissions
             .split(|c: char| !(c.is_ascii_alphanumeric() || c == ':' || c == '-'))
@@ -1259,7 +1259,7 @@ fn readme_iam_table_matches_the_template() {
             .map(String::from)
             .collect();
         let granted: BTreeSet<String> = grants(&t, role).into_iter().flat_map(|g| g.0).collect();
-        assert_eq!(listed, granted, "README row {row} against {role}");
+        assert_eq!(listed, granted, "docs/deploy.md row {row} against {role}");
     }
 }
 

@@ -1,5 +1,5 @@
 //! The zips from `make zip` are accepted by a Lambda API (moto's), with the AWS CLI
-//! commands the README gives: create-function, get-function, update-function-code.
+//! commands docs/deploy.md gives: create-function, get-function, update-function-code.
 
 use std::process::Command;
 
