@@ -1,6 +1,6 @@
 """A whole run: read the stack, print the plan, and, only with --yes, run the burst and the
 memory sweep, put the configuration back, write results.json and render the report
-(`cargo run -p bench -- aws-report DIR`, the same report code and charts as `make bench`).
+(`cargo run -p bench --bin bench -- aws-report DIR`, the same report code and charts as `make bench`).
 
 Endpoints, region and credentials come from boto3's own chain (AWS_PROFILE, AWS_REGION,
 AWS_ENDPOINT_URL_<SERVICE>, ...): the end-to-end test points Lambda and CloudWatch Logs at

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::markdown::{fences, root, written_docs};
+use crate::markdown::{fences, prose, root, written_docs};
 
 /// Programs the docs may call that the repository does not provide: the system's, the AWS
 /// CLI (`make services` installs it), cargo-lambda's (`make zip`), and shell built-ins.
@@ -24,7 +24,10 @@ fn makefile_targets() -> BTreeSet<String> {
     read("Makefile")
         .lines()
         .filter_map(|l| l.split_once(':').map(|(t, _)| t))
-        .filter(|t| !t.is_empty() && t.chars().all(|c| c.is_ascii_lowercase() || c == '-'))
+        .filter(|t| {
+            let name = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+            !t.is_empty() && t.chars().all(name)
+        })
         .map(String::from)
         .collect()
 }
@@ -85,9 +88,18 @@ fn check(words: &[&str]) -> Option<String> {
         "cargo" => match args.first().copied() {
             Some("run") => {
                 let package = flag("-p")?;
-                let bin = flag("--bin")?;
                 let bins = cargo_targets(&format!("{package}/Cargo.toml"), "bin");
-                (!bins.contains(bin)).then(|| format!("package {package} has no binary {bin}"))
+                match flag("--bin") {
+                    Some(bin) => (!bins.contains(bin))
+                        .then(|| format!("package {package} has no binary {bin}")),
+                    // Cargo cannot choose among several without a default-run.
+                    None => (bins.len() > 1).then(|| {
+                        format!(
+                            "package {package} has {} binaries: say which with --bin",
+                            bins.len()
+                        )
+                    }),
+                }
             }
             Some("test") => {
                 let test = flag("--test")?;
@@ -204,6 +216,33 @@ fn every_command_shown_exists() {
 }
 
 #[test]
+fn every_make_and_cargo_command_in_the_text_exists() {
+    let mut problems = Vec::new();
+    let mut checked = 0;
+    for doc in written_docs() {
+        for (i, line) in prose(&doc.text) {
+            // Code spans: the odd pieces between backticks.
+            for span in line.split('`').skip(1).step_by(2) {
+                for words in commands(&[span.to_string()]) {
+                    let words: Vec<&str> = words.iter().map(String::as_str).collect();
+                    let program = words.iter().find(|w| !w.contains('='));
+                    if !matches!(program, Some(&"make" | &"cargo")) {
+                        continue;
+                    }
+                    checked += 1;
+                    if let Some(why) = check(&words) {
+                        let at = format!("{}:{}", doc.path.display(), i + 1);
+                        problems.push(format!("{at}: `{span}`: {why}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+    assert!(checked > 20, "only {checked} commands found in the text");
+}
+
+#[test]
 fn a_missing_target_binary_or_script_is_caught() {
     assert_eq!(check(&["make", "zip"]), None);
     assert_eq!(check(&["make", "bench-aws", "STACK=s"]), None);
@@ -213,6 +252,8 @@ fn a_missing_target_binary_or_script_is_caught() {
         None
     );
     assert!(check(&["cargo", "run", "-p", "bench", "--bin", "benchmark"]).is_some());
+    assert!(check(&["cargo", "run", "-p", "bench", "--", "aws-report", "d"]).is_some());
+    assert_eq!(check(&["make", "e2e"]), None);
     assert!(check(&["cargo", "test", "-p", "e2e", "--test", "no_such_test"]).is_some());
     assert!(check(&["scripts/no-such-script"]).is_some());
     assert_eq!(check(&["target/tools/sam-cli/bin/sam", "deploy"]), None);
