@@ -88,9 +88,9 @@ fn results(r: &Value) -> String {
     let mi = &r["managed_instances"];
     [
         format!(
-            "- The article's burst, 2000 invocations at concurrency 20: connecting in every \
-             invocation takes {} the handler time of the kept connection, and opens {} \
-             connections against {}.",
+            "- A burst of 2000 invocations at concurrency 20: connecting in every invocation \
+             takes {} the handler time of the kept connection, and opens {} connections \
+             against {}.",
             ratio("mean_ratio_naive_over_global_spread"),
             num(r, "burst.naive.connections_opened"),
             num(r, "burst.global.connections_opened"),
