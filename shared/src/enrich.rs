@@ -62,7 +62,7 @@ pub enum DbError {
     /// The server is at its `max_connections` (or the user's limit).
     #[error(
         "the database refused the connection: too many connections (the server's \
-         max_connections is reached; see the README's connection budget): {0}"
+         max_connections is reached; see the connection budget in docs/managed-instances.md): {0}"
     )]
     TooManyConnections(String),
     /// The connection is dead or in a state nobody can trust: it is dropped, and a kept

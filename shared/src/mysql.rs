@@ -30,7 +30,7 @@ use crate::iam_auth::IamAuth;
 use crate::trust::CERT_FILE_VAR;
 
 const DEFAULT_TABLE: &str = "people";
-// Within the README's `--timeout 10` with room to spare: the worst invocation pays a ping,
+// Within the template's `Timeout: 10` with room to spare: the worst invocation pays a ping,
 // a connect and a query (4.5 s); every call is also cut at the invocation's deadline.
 const DEFAULT_CONNECT_TIMEOUT_MS: u64 = 2_000;
 const DEFAULT_QUERY_TIMEOUT_MS: u64 = 2_000;
@@ -587,7 +587,7 @@ mod tests {
         assert_eq!(c.ping_after_idle, Duration::from_secs(30));
         assert!(c.ca_file.is_none());
         assert_eq!(c.max_connections, None);
-        // The worst invocation (ping, connect, query) fits the README's `--timeout 10`.
+        // The worst invocation (ping, connect, query) fits the template's `Timeout: 10`.
         assert!(c.ping_timeout + c.connect_timeout + c.query_timeout < Duration::from_secs(10));
     }
 

@@ -18,16 +18,20 @@ use std::time::Duration;
 /// The variable holding the ciphertext when `ENCRYPTED_ENV_VAR` does not name another.
 pub const DEFAULT_ENCRYPTED_VAR: &str = "ENCRYPTED_KEY";
 
-/// Why decrypt-env could not get its secret, or read a request: `Config`,
+/// Why decrypt-env could not get its secret, or read a request: `Config`, `SecretNotSet`,
 /// `DecryptFailed`, `InvalidPayload`, `DeadlineExceeded` or `InvalidTrustStore` as Lambda's
 /// `errorType`. Errors never carry the plaintext: only names, lengths and KMS's own
 /// messages.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum SecretError {
-    /// The encrypted variable is missing or not base64, or the function's name is unknown:
-    /// found at init, which it fails.
+    /// The encrypted variable is not base64, or the function's name is unknown: found at
+    /// init, which it fails.
     #[error("invalid configuration: {0}")]
     Config(String),
+    /// The encrypted variable is not set yet (a first deployment: the ciphertext can only be
+    /// made once the function's name is known). Each signed request gets this error.
+    #[error("{0} is not set: the function has no secret yet")]
+    NotSet(String),
     /// KMS refused or failed (access denied, a wrong encryption context, throttled, the
     /// network): not kept, so the next invocation tries again.
     #[error("KMS could not decrypt {var}: {message}")]
@@ -52,6 +56,7 @@ impl ErrorKind for SecretError {
     fn kind(&self) -> &'static str {
         match self {
             Self::Config(_) => "Config",
+            Self::NotSet(_) => "SecretNotSet",
             Self::Decrypt { .. } => "DecryptFailed",
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::DeadlineExceeded => "DeadlineExceeded",
@@ -92,12 +97,12 @@ impl EncryptedEnv {
     }
 
     /// As [`from_env`](Self::from_env), with `var` for the environment (for tests). A
-    /// missing or empty variable, or one that is not base64, is `Config`.
+    /// missing or empty variable is `NotSet`; one that is not base64 is `Config`.
     pub fn from_lookup(var: impl Fn(&str) -> Option<String>) -> Result<Self, SecretError> {
         let name = var("ENCRYPTED_ENV_VAR").unwrap_or_else(|| DEFAULT_ENCRYPTED_VAR.into());
         let encoded = var(&name)
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| SecretError::Config(format!("{name} is not set")))?;
+            .ok_or_else(|| SecretError::NotSet(name.clone()))?;
         let ciphertext = BASE64
             .decode(encoded.trim())
             // Not base64's own error: it quotes the offending byte, and a plaintext secret
@@ -277,8 +282,9 @@ mod tests {
         let missing = EncryptedEnv::from_lookup(|_| None).unwrap_err();
         assert_eq!(
             missing.to_string(),
-            "invalid configuration: ENCRYPTED_KEY is not set"
+            "ENCRYPTED_KEY is not set: the function has no secret yet"
         );
+        assert_eq!(missing.kind(), "SecretNotSet");
         // A plaintext pasted instead of ciphertext: none of it reaches the message.
         for pasted in ["hunter2!", "pa$$word", "Zm9v~", "abc", "p@ss w0rd"] {
             let not_base64 = EncryptedEnv::from_lookup(|name| match name {

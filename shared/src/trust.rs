@@ -29,7 +29,7 @@ pub const CERT_FILE_VAR: &str = "SSL_CERT_FILE";
 
 /// Why `SSL_CERT_FILE` cannot be used (`InvalidTrustStore` as Lambda's `errorType`):
 /// found at init, which it fails.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Clone, Debug, thiserror::Error, PartialEq)]
 pub enum TrustStoreError {
     /// The file cannot be read.
     #[error("{CERT_FILE_VAR} {path:?} cannot be read: {message}")]

@@ -232,3 +232,29 @@ fn signatures_are_checked_as_github_signs_them() {
     );
     assert_no_secret_in(&f.logs());
 }
+
+/// A first deployment: the ciphertext can only be made once the function's name is known,
+/// so the variable is empty. The function starts (an init error would fail a deployment on
+/// Managed Instances); it refuses unsigned requests as always, and answers signed ones
+/// `SecretNotSet` until the variable is set, without calling KMS.
+#[test]
+fn an_encrypted_variable_not_set_yet_is_an_error_per_request_not_an_init_failure() {
+    let services = Services::load();
+    let moto = Moto::start();
+    let mut env = env(&moto, None);
+    env.retain(|(name, _)| *name != "ENCRYPTED_KEY");
+    env.push(("ENCRYPTED_KEY", ""));
+    let f = Function::start(&services, "decrypt-env", &env);
+    let (status, _) = webhook::answer(&f.call(&webhook::event("{}", &[])));
+    assert_eq!(status, 401);
+    let (request, _) = delivery("d-3");
+    for _ in 0..2 {
+        let reply = f.assert_answers(&request);
+        f.assert_details_only_in_log(&reply, "SecretNotSet", &["ENCRYPTED_KEY is not set"]);
+    }
+    assert!(
+        !f.logs().contains("TrentService.Decrypt"),
+        "KMS was called:\n{}",
+        f.logs()
+    );
+}

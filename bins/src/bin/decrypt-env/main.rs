@@ -9,7 +9,9 @@
 //! per container, not one per invocation (KMS calls cost money, add latency and are
 //! rate-limited). A failed decryption is not kept, so the next invocation tries again. It is
 //! a `SecretString`: never logged, its `Debug` output redacted. The configuration (the
-//! variable, the trust store) is read in init: one that cannot work fails the init.
+//! variable, the trust store) is read in init: one that cannot work fails the init. A
+//! variable not set yet (a first deployment, before the secret is encrypted for the
+//! function's name) is not such a failure: each signed request gets `SecretNotSet`.
 
 // The KMS client's nested futures exceed the compiler's default layout depth.
 #![recursion_limit = "256"]
@@ -31,15 +33,19 @@ use shared::webhook::{response, Delivery};
 /// The decrypted secret, for the life of the container.
 static SECRET: DecryptedOnce = DecryptedOnce::new();
 
-/// Where the secret comes from: the encrypted variable, and how to reach KMS.
-type Source = Arc<(EncryptedEnv, SdkConfig)>;
+/// Where the secret comes from: the encrypted variable (unless it is not set yet), and how
+/// to reach KMS.
+type Source = Arc<(Result<EncryptedEnv, SecretError>, SdkConfig)>;
 
 fn main() -> Result<(), Error> {
     start(async {
         // Init: the configuration only; KMS is reached only by the first invocation.
         // Invocations arriving together at a new environment wait for that one decryption
         // (single flight).
-        let env = init_or_report(EncryptedEnv::from_env()).await?;
+        let env = match EncryptedEnv::from_env() {
+            Err(not_set @ SecretError::NotSet(_)) => Err(not_set),
+            read => Ok(init_or_report(read).await?),
+        };
         let aws = init_or_report(shared::aws::sdk_config()).await?;
         let source: Source = Arc::new((env, aws));
         lambda_runtime::run_concurrent(service_fn(move |event| {
@@ -78,6 +84,7 @@ async fn handler(
 /// here, so warm invocations never pay for it.
 async fn decrypt(source: &Source, deadline: Deadline) -> Result<SecretString, SecretError> {
     let (env, aws) = &**source;
+    let env = env.as_ref().map_err(Clone::clone)?;
     let kms = KmsDecryptor::new(shared::aws::kms_client(aws));
     env.decrypt(&kms, deadline).await
 }
