@@ -1,17 +1,13 @@
-//! `decrypt-env`: a webhook receiver. Each request (a Lambda function URL or API Gateway
-//! HTTP API event) must carry `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of its
-//! body with a secret shared with the sender, as GitHub signs webhooks: 200 if it matches,
-//! 401 if not, 400 for a body it cannot read. The secret is the console's KMS "encryption
-//! helpers" pattern: an environment variable (`ENCRYPTED_KEY`, or the one
-//! `ENCRYPTED_ENV_VAR` names) holds base64 KMS ciphertext.
+//! `decrypt-env`: a webhook receiver. A request (function URL or HTTP API event) must carry
+//! `X-Hub-Signature-256: sha256=<hex>`, the HMAC-SHA256 of its body with a shared secret:
+//! 200 if it matches, 401 if not, 400 for a body it cannot read. The secret is held the way
+//! the console's KMS "encryption helpers" put it: base64 ciphertext in `ENCRYPTED_KEY`.
 //!
-//! Global: the plaintext, a `static` initialised on FIRST USE and then kept: one KMS call
-//! per container, not one per invocation (KMS calls cost money, add latency and are
-//! rate-limited). A failed decryption is not kept, so the next invocation tries again. It is
-//! a `SecretString`: never logged, its `Debug` output redacted. The configuration (the
-//! variable, the trust store) is read in init: one that cannot work fails the init. A
-//! variable not set yet (a first deployment, before the secret is encrypted for the
-//! function's name) is not such a failure: each signed request gets `SecretNotSet`.
+//! Global: the plaintext, a `static` decrypted on FIRST USE and then kept: one KMS call per
+//! container (KMS calls cost money, add latency and are rate-limited). A failure is not
+//! kept: the next invocation tries again. It is a `SecretString`, never logged. Init reads
+//! the configuration only: one that cannot work fails the init; a variable not set yet (a
+//! first deployment) gets `SecretNotSet` on each signed request instead.
 
 // The KMS client's nested futures exceed the compiler's default layout depth.
 #![recursion_limit = "256"]
