@@ -24,7 +24,7 @@ use aws_config::{BehaviorVersion, Region};
 use aws_smithy_async::rt::sleep::default_async_sleep;
 use aws_types::service_config::{LoadServiceConfig, ServiceConfigKey};
 
-use crate::credentials::function_credentials;
+use crate::credentials::{function_credentials, InvalidEndpoint, FULL_URI_VAR};
 use crate::https::https_client;
 use crate::trace_header::TraceHeader;
 use crate::trust::{TrustStoreError, CERT_FILE_VAR};
@@ -41,12 +41,34 @@ pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
     aws_sdk_kms::Client::from_conf(config.build())
 }
 
+/// Why the SDK's configuration cannot be built: an unusable `SSL_CERT_FILE`, or a container
+/// credentials endpoint that is not a URL.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum AwsConfigError {
+    /// `SSL_CERT_FILE` cannot be used.
+    #[error(transparent)]
+    TrustStore(#[from] TrustStoreError),
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI` cannot be used.
+    #[error(transparent)]
+    CredentialsEndpoint(#[from] InvalidEndpoint),
+}
+
+impl crate::ErrorKind for AwsConfigError {
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::TrustStore(err) => err.kind(),
+            Self::CredentialsEndpoint(err) => err.kind(),
+        }
+    }
+}
+
 /// Reads region, credentials, endpoint settings and extra trusted roots from the
-/// environment, as Lambda provides them. Fails only on an unusable `SSL_CERT_FILE`.
-/// Nothing is fetched here: the credentials are, by the first call that needs them.
+/// environment, as Lambda provides them. Fails only on an unusable `SSL_CERT_FILE` or
+/// container credentials endpoint. Nothing is fetched here: the credentials are, by the
+/// first call that needs them.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), shared::trust::TrustStoreError> {
+/// # fn main() -> Result<(), shared::aws::AwsConfigError> {
 /// // In init, once per environment; clones of the client share its connection pool.
 /// let config = shared::aws::sdk_config()?;
 /// let s3 = shared::aws::s3_client(&config);
@@ -54,16 +76,17 @@ pub fn kms_client(config: &SdkConfig) -> aws_sdk_kms::Client {
 /// # Ok(())
 /// # }
 /// ```
-pub fn sdk_config() -> Result<SdkConfig, TrustStoreError> {
+pub fn sdk_config() -> Result<SdkConfig, AwsConfigError> {
     sdk_config_from(|name| std::env::var(name).ok())
 }
 
 /// As [`sdk_config`], with `var` for the environment (for tests).
 pub fn sdk_config_from(
     var: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
-) -> Result<SdkConfig, TrustStoreError> {
+) -> Result<SdkConfig, AwsConfigError> {
     let var = EnvVars(Arc::new(move |name| var(name).filter(|v| !v.is_empty())));
     let https = https_client(var.get(CERT_FILE_VAR).as_deref())?;
+    let credentials = function_credentials(&https, var.get(FULL_URI_VAR).as_deref())?;
     let mut config = SdkConfig::builder()
         .behavior_version(BehaviorVersion::latest())
         .region(
@@ -71,7 +94,7 @@ pub fn sdk_config_from(
                 .or_else(|| var.get("AWS_DEFAULT_REGION"))
                 .map(Region::new),
         )
-        .credentials_provider(function_credentials(&https))
+        .credentials_provider(credentials)
         .http_client(https)
         // Each client asks this for its endpoint (and other per-service settings).
         .service_config(var.clone());

@@ -22,13 +22,44 @@ use aws_credential_types::Credentials;
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
-/// Credentials are fetched again once they expire within this margin: the SDK's own
-/// default (aws-smithy-runtime's lazy identity cache refreshes 5 minutes ahead).
+/// Credentials are fetched again once they expire within this margin. The SDK clients'
+/// own cache refreshes 10 s ahead (aws-smithy-runtime's `DEFAULT_BUFFER_TIME`); a token is
+/// presented at once, so that would do, but 5 minutes also covers a clock a few minutes
+/// off and costs one local request a few minutes early.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
+
+/// The variable naming the container credentials endpoint.
+pub const FULL_URI_VAR: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
+
+/// `AWS_CONTAINER_CREDENTIALS_FULL_URI` is not a URL the provider can use.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{FULL_URI_VAR} is not an http:// or https:// URL with a host: {0:?}")]
+pub struct InvalidEndpoint(pub String);
+
+impl crate::ErrorKind for InvalidEndpoint {
+    fn kind(&self) -> &'static str {
+        "InvalidCredentialsEndpoint"
+    }
+}
 
 /// The key variables first, then the container credentials endpoint (loopback or the
 /// link-local addresses Lambda uses, checked by the provider), fetched through `http`.
-pub fn function_credentials(http: &SharedHttpClient) -> SharedCredentialsProvider {
+///
+/// `full_uri` is `AWS_CONTAINER_CREDENTIALS_FULL_URI`, checked here: aws-config's provider
+/// `expect`s a scheme on a loopback address (`127.0.0.1:9000` would abort the process at
+/// the first fetch). The variable is the platform's, so Lambda sets it right.
+pub fn function_credentials(
+    http: &SharedHttpClient,
+    full_uri: Option<&str>,
+) -> Result<SharedCredentialsProvider, InvalidEndpoint> {
+    if let Some(uri) = full_uri {
+        let usable = uri.parse::<http::Uri>().is_ok_and(|parsed| {
+            matches!(parsed.scheme_str(), Some("http" | "https")) && parsed.host().is_some()
+        });
+        if !usable {
+            return Err(InvalidEndpoint(uri.into()));
+        }
+    }
     let container = EcsCredentialsProvider::builder()
         .configure(
             &ProviderConfig::empty()
@@ -36,13 +67,13 @@ pub fn function_credentials(http: &SharedHttpClient) -> SharedCredentialsProvide
                 .with_sleep_impl(TokioSleep::new()),
         )
         .build();
-    SharedCredentialsProvider::new(
+    Ok(SharedCredentialsProvider::new(
         CredentialsProviderChain::first_try(
             "Environment",
             EnvironmentVariableCredentialsProvider::new(),
         )
         .or_else("ContainerEndpoint", container),
-    )
+    ))
 }
 
 /// Credentials from a provider, kept until they come within `REFRESH_MARGIN` of their
@@ -92,8 +123,38 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
 
-    /// A provider that hands out credentials expiring `lifetime` after each fetch, and
-    /// counts the fetches.
+    #[test]
+    fn an_endpoint_that_is_not_an_http_url_is_refused_not_handed_to_the_provider() {
+        let http = aws_smithy_http_client::test_util::infallible_client_fn(|_| {
+            http::Response::builder()
+                .status(200)
+                .body(String::new())
+                .unwrap()
+        });
+        for ok in [
+            None,
+            Some("http://127.0.0.1:9000/creds"),
+            Some("https://example.com/c"),
+        ] {
+            assert!(function_credentials(&http, ok).is_ok(), "{ok:?}");
+        }
+        // An IP address without a scheme (the first and third) would abort the process in
+        // aws-config's provider; the others it would refuse only at the first fetch.
+        for bad in [
+            "127.0.0.1:9000",
+            "localhost:9000",
+            "[::1]:80",
+            "ftp://127.0.0.1/",
+            "/creds",
+            "not a url",
+        ] {
+            let err = function_credentials(&http, Some(bad)).err();
+            assert_eq!(err, Some(InvalidEndpoint(bad.into())), "{bad}");
+        }
+    }
+
+    /// A provider that hands out credentials expiring `lifetime` after each fetch (50 ms
+    /// after it is asked: long enough for callers at once to overlap), and counts them.
     #[derive(Debug)]
     struct Endpoint {
         lifetime: Option<Duration>,
@@ -107,10 +168,19 @@ mod tests {
         where
             Self: 'a,
         {
-            let n = self.fetches.fetch_add(1, Ordering::SeqCst);
-            let expiry = self.lifetime.map(|l| SystemTime::now() + l);
-            let credentials = Credentials::new(format!("AKID{n}"), "secret", None, expiry, "test");
-            aws_credential_types::provider::future::ProvideCredentials::ready(Ok(credentials))
+            let (fetches, lifetime) = (self.fetches.clone(), self.lifetime);
+            aws_credential_types::provider::future::ProvideCredentials::new(async move {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let n = fetches.fetch_add(1, Ordering::SeqCst);
+                let expiry = lifetime.map(|l| SystemTime::now() + l);
+                Ok(Credentials::new(
+                    format!("AKID{n}"),
+                    "secret",
+                    None,
+                    expiry,
+                    "test",
+                ))
+            })
         }
     }
 

@@ -22,7 +22,7 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::CertificateDer;
 use secrecy::ExposeSecret;
 
-use crate::credentials::{function_credentials, CachedCredentials};
+use crate::credentials::{function_credentials, CachedCredentials, FULL_URI_VAR};
 use crate::deadline::{millis, Deadline, Elapsed};
 use crate::enrich::{BadName, ConnectionSlots, Connector, DbError, NameLookup};
 use crate::https::https_client;
@@ -45,9 +45,7 @@ const MAX_ALLOWED_PACKET: usize = 4 * 1024 * 1024;
 const WAIT_TIMEOUT_S: usize = 28_800;
 /// MySQL's character set number for binary strings (BINARY, VARBINARY, BLOB).
 const BINARY_CHARSET: u16 = 63;
-/// The most connections an environment may hold (`DB_MAX_CONNECTIONS`): Lambda's maximum
-/// `AWS_LAMBDA_MAX_CONCURRENCY`, beyond which a slot would never be used.
-pub const MAX_CONNECTIONS: usize = 1600;
+pub use crate::enrich::MAX_CONNECTIONS;
 /// The default cap on Managed Instances, per vCPU: a query holds its connection for a
 /// round trip, and a vCPU serves a few invocations in that time (see the connection budget
 /// in the docs). Never above the environment's concurrency.
@@ -105,6 +103,8 @@ pub struct DbConfig {
     pub region: Option<String>,
     /// `SSL_CERT_FILE`: roots trusted beside Amazon's when fetching credentials over HTTPS.
     pub cert_file: Option<String>,
+    /// `AWS_CONTAINER_CREDENTIALS_FULL_URI`: where the credentials are, on Managed Instances.
+    pub credentials_endpoint: Option<String>,
 }
 
 impl DbConfig {
@@ -199,6 +199,7 @@ impl DbConfig {
             allow_plaintext: flag("DATABASE_ALLOW_PLAINTEXT")?,
             region: var("AWS_REGION").filter(|r| !r.is_empty()),
             cert_file: var(CERT_FILE_VAR).filter(|f| !f.is_empty()),
+            credentials_endpoint: var(FULL_URI_VAR).filter(|u| !u.is_empty()),
             max_connections: match var("DB_MAX_CONNECTIONS") {
                 None => None,
                 Some(v) => match v.parse::<usize>() {
@@ -335,9 +336,9 @@ fn iam_auth(opts: &Opts, config: &DbConfig) -> Result<IamAuth, DbError> {
 fn signing_credentials(config: &DbConfig) -> Result<Arc<CachedCredentials>, DbError> {
     let https = https_client(config.cert_file.as_deref())
         .map_err(|err| DbError::Config(err.to_string()))?;
-    Ok(Arc::new(CachedCredentials::new(function_credentials(
-        &https,
-    ))))
+    let credentials = function_credentials(&https, config.credentials_endpoint.as_deref())
+        .map_err(|err| DbError::Config(err.to_string()))?;
+    Ok(Arc::new(CachedCredentials::new(credentials)))
 }
 
 /// The CA bundle's bytes, once every certificate in it parsed as a trust anchor.
@@ -364,9 +365,18 @@ impl Connector for MysqlConnector {
         let opts = match &self.iam {
             None => self.opts.clone(),
             Some((iam, credentials)) => {
-                let credentials = credentials.get().await.map_err(|err| {
-                    DbError::Auth(format!("no AWS credentials to sign the token: {err}"))
-                })?;
+                // Bounded as a connect is: a fetch from the endpoint retries, for seconds.
+                let credentials = deadline
+                    .run(self.connect_timeout, credentials.get())
+                    .await
+                    .map_err(|elapsed| {
+                        stopped(elapsed, |ms| {
+                            DbError::Auth(format!("no AWS credentials within {ms} ms"))
+                        })
+                    })?
+                    .map_err(|err| {
+                        DbError::Auth(format!("no AWS credentials to sign the token: {err}"))
+                    })?;
                 let token = iam.token(&credentials, SystemTime::now())?;
                 OptsBuilder::from_opts(self.opts.clone())
                     .pass(Some(token.expose_secret()))
@@ -759,6 +769,25 @@ mod tests {
             ("DATABASE_IAM_AUTH", "yes"),
         ]);
         assert!(matches!(bad, Err(DbError::Config(_))));
+    }
+
+    #[test]
+    fn a_credentials_endpoint_that_is_not_a_url_fails_the_config_not_the_process() {
+        let iam = |endpoint: &str| {
+            MysqlConnector::new(
+                &config(&[
+                    ("DATABASE_URL", "mysql://app@h/db?require_ssl=true"),
+                    ("DATABASE_IAM_AUTH", "true"),
+                    ("AWS_REGION", "eu-west-1"),
+                    (FULL_URI_VAR, endpoint),
+                ])
+                .unwrap(),
+            )
+        };
+        assert!(iam("http://127.0.0.1:9000/creds").is_ok());
+        let err = iam("127.0.0.1:9000").err().unwrap();
+        assert!(matches!(err, DbError::Config(_)), "{err:?}");
+        assert!(err.to_string().contains(FULL_URI_VAR), "{err}");
     }
 
     #[test]

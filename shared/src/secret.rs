@@ -19,9 +19,8 @@ use std::time::Duration;
 pub const DEFAULT_ENCRYPTED_VAR: &str = "ENCRYPTED_KEY";
 
 /// Why decrypt-env could not get its secret, or read a request: `Config`, `SecretNotSet`,
-/// `DecryptFailed`, `InvalidPayload`, `DeadlineExceeded` or `InvalidTrustStore` as Lambda's
-/// `errorType`. Errors never carry the plaintext: only names, lengths and KMS's own
-/// messages.
+/// `DecryptFailed`, `InvalidPayload` or `DeadlineExceeded` as Lambda's `errorType`. Errors
+/// never carry the plaintext: only names, lengths and KMS's own messages.
 #[derive(Clone, Debug, thiserror::Error)]
 pub enum SecretError {
     /// The encrypted variable is not base64, or the function's name is unknown: found at
@@ -47,9 +46,6 @@ pub enum SecretError {
     /// The invocation's deadline came first.
     #[error("the invocation's deadline came before KMS answered")]
     DeadlineExceeded,
-    /// `SSL_CERT_FILE` cannot be used (see [`crate::trust`]).
-    #[error(transparent)]
-    TrustStore(#[from] crate::trust::TrustStoreError),
 }
 
 impl ErrorKind for SecretError {
@@ -60,7 +56,6 @@ impl ErrorKind for SecretError {
             Self::Decrypt { .. } => "DecryptFailed",
             Self::InvalidPayload(_) => "InvalidPayload",
             Self::DeadlineExceeded => "DeadlineExceeded",
-            Self::TrustStore(err) => err.kind(),
         }
     }
 

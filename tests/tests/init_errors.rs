@@ -214,6 +214,23 @@ fn an_unusable_trust_store_fails_the_init_of_the_aws_functions() {
 }
 
 #[test]
+fn a_credentials_endpoint_that_is_not_a_url_fails_the_init_instead_of_a_later_abort() {
+    // aws-config's provider would `expect` on it at the first fetch (shared::credentials).
+    for function in ["s3-get-object", "decrypt-env"] {
+        init_fails(
+            function,
+            &[
+                ("AWS_REGION", "us-east-1"),
+                ("ENCRYPTED_KEY", "AAAA"),
+                ("AWS_CONTAINER_CREDENTIALS_FULL_URI", "127.0.0.1:9"),
+            ],
+            "InvalidCredentialsEndpoint",
+            "127.0.0.1:9",
+        );
+    }
+}
+
+#[test]
 fn a_plaintext_encrypted_variable_fails_the_init_of_decrypt_env() {
     // (A variable not set at all is a first deployment's: tests/decrypt_env.rs.)
     // A secret pasted in clear by mistake: not base64, and never echoed, even in the log.
