@@ -317,6 +317,10 @@ impl<C: Connector> LazyConnection<C> {
     }
 }
 
+/// The most connections an environment may hold (`DB_MAX_CONNECTIONS`): Lambda's maximum
+/// `AWS_LAMBDA_MAX_CONCURRENCY`, beyond which a slot would never be used.
+pub const MAX_CONNECTIONS: usize = 1600;
+
 /// Up to `max` kept connections, for an environment that serves several invocations at
 /// once (Lambda Managed Instances): each slot is a `LazyConnection`, made on first need and
 /// kept. An invocation takes the lowest free slot, so connections are only made up to the
@@ -330,6 +334,8 @@ pub struct ConnectionSlots<C: Connector> {
 
 /// A slot held by one invocation; the connection in it is the invocation's alone.
 pub struct Slot<'a, C: Connector> {
+    // Fields drop in this order: the slot is unlocked before its permit is given back, so
+    // the invocation that gets the permit next finds a free slot.
     conn: tokio::sync::MutexGuard<'a, LazyConnection<C>>,
     _permit: tokio::sync::SemaphorePermit<'a>,
 }
@@ -348,10 +354,10 @@ impl<C: Connector> std::ops::DerefMut for Slot<'_, C> {
 }
 
 impl<C: Connector + Clone> ConnectionSlots<C> {
-    /// `max` slots (at least 1), none connected yet, each pinging its connection before
-    /// use once it idled `ping_after_idle`.
+    /// `max` slots (1 to `MAX_CONNECTIONS`), none connected yet, each pinging its
+    /// connection before use once it idled `ping_after_idle`.
     pub fn new(connector: C, max: usize, ping_after_idle: Duration) -> Self {
-        let max = max.max(1);
+        let max = max.clamp(1, MAX_CONNECTIONS);
         let slots = (0..max)
             .map(|_| {
                 let conn = LazyConnection::new(connector.clone()).ping_after_idle(ping_after_idle);
@@ -1086,6 +1092,13 @@ mod tests {
         assert_eq!(slots.open(), 1);
         let single = ConnectionSlots::new(db.clone(), 1, DEFAULT_PING_AFTER_IDLE);
         assert_eq!(single.max(), 1);
+    }
+
+    #[test]
+    fn the_slots_are_bounded_whatever_the_caller_asks() {
+        let slots = |max| ConnectionSlots::new(TimedDb::default(), max, DEFAULT_PING_AFTER_IDLE);
+        assert_eq!(slots(0).max(), 1);
+        assert_eq!(slots(usize::MAX).max(), MAX_CONNECTIONS);
     }
 
     #[tokio::test(start_paused = true)]
