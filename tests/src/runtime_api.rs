@@ -26,6 +26,9 @@ pub enum Extensions {
     /// The registration is accepted, then every event poll's connection is closed before
     /// an answer: the poll that tells Lambda the extension's init is done never gets through.
     AcceptThenFailPolls,
+    /// The registration is accepted, then every event poll is held open for 1.5 s (init
+    /// is over by then) and its connection closed: a Runtime API lost later.
+    AcceptThenFailPollsLater,
     /// The registration is accepted, then every event poll is answered at once, with an
     /// event nobody subscribed to (as `cargo lambda watch` does).
     AcceptThenAnswerPolls,
@@ -222,6 +225,7 @@ fn serve(stream: TcpStream, state: &Shared, extensions: Extensions) {
                     Extensions::Refuse(status) => respond(&mut out, status, &[], ""),
                     Extensions::Accept
                     | Extensions::AcceptThenFailPolls
+                    | Extensions::AcceptThenFailPollsLater
                     | Extensions::AcceptThenAnswerPolls => respond(
                         &mut out,
                         200,
@@ -235,6 +239,10 @@ fn serve(stream: TcpStream, state: &Shared, extensions: Extensions) {
                 changed.notify_all();
                 match extensions {
                     Extensions::AcceptThenFailPolls => return, // closes the connection
+                    Extensions::AcceptThenFailPollsLater => {
+                        std::thread::sleep(Duration::from_millis(1500));
+                        return;
+                    }
                     Extensions::AcceptThenAnswerPolls => {
                         respond(&mut out, 200, &[], r#"{"requestId":"r-1"}"#)
                     }

@@ -458,9 +458,15 @@ fn with_extensions_api(answer: Extensions) -> (RuntimeApi, std::process::Child) 
         &api.address(),
         "rds-enrich",
         &[("DATABASE_URL", services.var("DATABASE_URL"))],
-        &logs.join(format!("rds-enrich-extensions-{answer:?}.log")),
+        &extensions_log(answer),
     );
     (api, child)
+}
+
+fn extensions_log(answer: Extensions) -> std::path::PathBuf {
+    e2e::workspace_root().join(format!(
+        "target/e2e/logs/rds-enrich-extensions-{answer:?}.log"
+    ))
 }
 
 #[test]
@@ -482,20 +488,48 @@ fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
     );
 }
 
+/// Sent but never answered: Lambda may have taken the registration, and would then hold the
+/// init until its timeout (10 s) for the extension's first poll. The init fails after the
+/// 1 s registration limit instead.
 #[test]
-fn a_registration_that_never_answers_does_not_hang_init() {
+fn a_registration_that_never_answers_fails_the_init_after_a_second() {
     let start = Instant::now();
     let (api, mut child) = with_extensions_api(Extensions::NeverAnswer);
-    let polled = api.wait_next(Duration::from_secs(5));
+    let error = api.init_error(Duration::from_secs(3));
+    let exited = wait_until(Duration::from_secs(2), || {
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
     let init = start.elapsed();
     let _ = child.kill();
     let _ = child.wait();
-    assert!(polled, "init hung on the extension registration");
+    let error = error.expect("no init error");
+    assert_eq!(
+        error.body["errorType"], "ShutdownExtensionFailed",
+        "{error:?}"
+    );
+    assert!(exited.is_some(), "still running after {init:?}");
+    assert_eq!(api.nexts(), 0, "asked for work with the init unfinished");
     assert!(
         init >= Duration::from_millis(900),
         "{init:?}: registration not awaited?"
     );
-    assert!(init < Duration::from_millis(2500), "{init:?}");
+}
+
+/// Held open past init, then lost: logged, and the process serves on (an init error
+/// after init would be a lie, and the exit would end every invocation in flight).
+#[test]
+fn an_event_poll_that_fails_after_init_is_logged_not_an_init_error() {
+    let (api, mut child) = with_extensions_api(Extensions::AcceptThenFailPollsLater);
+    assert!(api.wait_next(Duration::from_secs(5)), "init did not finish");
+    std::thread::sleep(Duration::from_millis(2500)); // the poll fails at 1.5 s
+    let running = matches!(child.try_wait(), Ok(None));
+    let error = api.init_error(Duration::ZERO);
+    let _ = child.kill();
+    let _ = child.wait();
+    let logs = std::fs::read_to_string(extensions_log(Extensions::AcceptThenFailPollsLater))
+        .unwrap_or_default();
+    assert!(running && error.is_none(), "{error:?}\n{logs}");
+    assert!(logs.contains("event poll failed"), "{logs}");
 }
 
 /// Accepted, but its event poll never reaches Lambda: Lambda would wait for that poll until

@@ -134,6 +134,39 @@ fn sigterm_with_eight_in_flight_lets_them_answer_and_closes_every_connection() {
     );
 }
 
+/// SIGTERM while six of eight invocations wait for one of two connections (each query
+/// 40 ms away): the waiting ones are served too, within the shutdown window, before the
+/// connections are closed.
+#[test]
+fn sigterm_with_invocations_queued_for_a_connection_serves_them_all() {
+    let _db = database_lock();
+    let services = Services::load();
+    let mut admin = Admin::connect(&services);
+    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
+    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), Duration::from_millis(20));
+    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    let mut f = rds_enrich_at_8(&services, &url, &[("DB_MAX_CONNECTIONS", "2")]);
+    at_once(&f, &ids(100)); // opens both connections
+    let (replies, _) = std::thread::scope(|scope| {
+        let calls = scope.spawn(|| at_once(&f, &ids(200)));
+        std::thread::sleep(Duration::from_millis(60)); // two on the wire, the rest queued
+        f.signal("TERM");
+        calls.join().unwrap()
+    });
+    for (i, r) in replies.iter().enumerate() {
+        assert_eq!(r.body["name"], format!("Person {}", 200 + i), "{}", r.body);
+    }
+    assert!(
+        f.wait_exit(Duration::from_secs(2)),
+        "the process did not exit"
+    );
+    let start = Instant::now();
+    while !admin.connection_ids("app").is_empty() && start.elapsed() < Duration::from_secs(1) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(admin.connection_ids("app").is_empty(), "connections left");
+}
+
 /// SIGTERM while the lowest slot's invocation outlasts the shutdown window (its reply held
 /// back) and the other connections are idle: the idle ones are closed cleanly at once; only
 /// the busy one is cut when the process exits.
