@@ -29,9 +29,13 @@ use shared::webhook::{response, Delivery};
 /// The decrypted secret, for the life of the container.
 static SECRET: DecryptedOnce = DecryptedOnce::new();
 
-/// Where the secret comes from: the encrypted variable (unless it is not set yet), and how
-/// to reach KMS.
-type Source = Arc<(Result<EncryptedEnv, SecretError>, SdkConfig)>;
+/// Where the secret comes from, read in init.
+struct Source {
+    /// The encrypted variable, unless it is not set yet.
+    env: Result<EncryptedEnv, SecretError>,
+    /// How to reach KMS.
+    aws: SdkConfig,
+}
 
 fn main() -> Result<(), Error> {
     start(async {
@@ -43,7 +47,7 @@ fn main() -> Result<(), Error> {
             read => Ok(init_or_report(read).await?),
         };
         let aws = init_or_report(shared::aws::sdk_config()).await?;
-        let source: Source = Arc::new((env, aws));
+        let source = Arc::new(Source { env, aws });
         lambda_runtime::run_concurrent(service_fn(move |event| {
             let source = source.clone();
             async move { handler(&source, event).await }
@@ -79,8 +83,7 @@ async fn handler(
 /// Runs once per container (and again only after a failure). The KMS client is built
 /// here, so warm invocations never pay for it.
 async fn decrypt(source: &Source, deadline: Deadline) -> Result<SecretString, SecretError> {
-    let (env, aws) = &**source;
-    let env = env.as_ref().map_err(Clone::clone)?;
-    let kms = KmsDecryptor::new(shared::aws::kms_client(aws));
+    let env = source.env.as_ref().map_err(Clone::clone)?;
+    let kms = KmsDecryptor::new(shared::aws::kms_client(&source.aws));
     env.decrypt(&kms, deadline).await
 }
