@@ -19,7 +19,8 @@ pub fn init_logging() {
         .with_target(false)
         .with_ansi(false) // CloudWatch shows escape codes as text
         .without_time(); // CloudWatch stamps every line
-                         // Only fails if a subscriber is already set, which then keeps logging.
+
+    // Only fails if a subscriber is already set, which then keeps logging.
     let _ = if json {
         logs.json().try_init()
     } else {

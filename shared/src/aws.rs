@@ -7,8 +7,8 @@
 //! - Credentials where Lambda puts them, in the SDK default chain's order: the key variables
 //!   (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`), then the container
 //!   credentials endpoint (`AWS_CONTAINER_CREDENTIALS_FULL_URI` with
-//!   `AWS_CONTAINER_AUTHORIZATION_TOKEN` or `..._TOKEN_FILE`), which SnapStart (and possibly
-//!   Managed Instances) use instead. Both are the SDK's own providers; the rest of
+//!   `AWS_CONTAINER_AUTHORIZATION_TOKEN` or `..._TOKEN_FILE`), which SnapStart uses instead
+//!   (Managed Instances: docs/managed-instances.md, "Credentials"). Both are the SDK's own providers; the rest of
 //!   `aws_config::defaults(..).load()` (profile files, SSO, STS web identity, IMDS) would
 //!   be linked into every `bootstrap` for nothing. Region from `AWS_REGION`.
 //! - The endpoint variables the SDK's own loader reads from the environment are read the
