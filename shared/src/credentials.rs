@@ -11,6 +11,7 @@
 //! `CachedCredentials`, which does the same: an environment that lives for days never signs
 //! with credentials that have expired.
 
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use aws_config::ecs::EcsCredentialsProvider;
@@ -21,6 +22,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_credential_types::Credentials;
 use aws_smithy_async::rt::sleep::TokioSleep;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
 
 /// Credentials are fetched again once they expire within this margin. The SDK clients'
 /// own cache refreshes 10 s ahead (aws-smithy-runtime's `DEFAULT_BUFFER_TIME`); a token is
@@ -79,18 +81,32 @@ pub fn function_credentials(
 /// Credentials from a provider, kept until they come within `REFRESH_MARGIN` of their
 /// expiry. Fetches are single flight: invocations that need credentials at once wait for
 /// one fetch. A failed fetch is not kept (the next call tries again).
+///
+/// The fetch runs in a task of its own, so that a caller that stops waiting (its connect
+/// timeout) does not cancel it for the others: an endpoint slower than one caller's
+/// patience still answers the next.
 #[derive(Debug)]
 pub struct CachedCredentials {
     provider: SharedCredentialsProvider,
-    current: tokio::sync::Mutex<Option<Credentials>>,
+    state: Arc<Mutex<State>>,
 }
+
+/// What is kept, and the fetch in progress if there is one. Never locked across an await.
+#[derive(Debug, Default)]
+struct State {
+    current: Option<Credentials>,
+    fetching: Option<Fetch>,
+}
+
+/// One fetch, awaited by every caller that came while it ran.
+type Fetch = Shared<BoxFuture<'static, Result<Credentials, String>>>;
 
 impl CachedCredentials {
     /// Nothing fetched yet: the first [`get`](Self::get) asks `provider`.
     pub fn new(provider: SharedCredentialsProvider) -> Self {
         Self {
             provider,
-            current: tokio::sync::Mutex::new(None),
+            state: Arc::default(),
         }
     }
 
@@ -98,16 +114,47 @@ impl CachedCredentials {
     /// error is the provider's, as text: no key variables and no endpoint, an endpoint that
     /// refuses the token or does not answer.
     pub async fn get(&self) -> Result<Credentials, String> {
-        let mut current = self.current.lock().await;
-        if let Some(credentials) = current.as_ref().filter(|c| fresh(c, SystemTime::now())) {
-            return Ok(credentials.clone());
-        }
-        let fetched = self.provider.provide_credentials().await.map_err(|err| {
-            aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
-        })?;
-        *current = Some(fetched.clone());
-        Ok(fetched)
+        let fetch = {
+            let mut state = lock(&self.state);
+            if let Some(credentials) = state
+                .current
+                .as_ref()
+                .filter(|c| fresh(c, SystemTime::now()))
+            {
+                return Ok(credentials.clone());
+            }
+            let state = &mut *state;
+            state
+                .fetching
+                .get_or_insert_with(|| spawn_fetch(self.provider.clone(), self.state.clone()))
+                .clone()
+        };
+        fetch.await
     }
+}
+
+/// Starts a fetch that keeps its result (if it is credentials) and then clears itself.
+fn spawn_fetch(provider: SharedCredentialsProvider, state: Arc<Mutex<State>>) -> Fetch {
+    let task = tokio::spawn(async move {
+        let fetched = provider
+            .provide_credentials()
+            .await
+            .map_err(|err| aws_smithy_types::error::display::DisplayErrorContext(err).to_string());
+        let mut state = lock(&state);
+        if let Ok(credentials) = &fetched {
+            state.current = Some(credentials.clone());
+        }
+        state.fetching = None;
+        fetched
+    });
+    async move { task.await.unwrap_or_else(|err| Err(err.to_string())) }
+        .boxed()
+        .shared()
+}
+
+/// The state, even if a thread panicked holding it (nothing is left half written).
+fn lock(state: &Mutex<State>) -> MutexGuard<'_, State> {
+    state.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Whether `credentials` may still be used at `now` without fetching new ones.
@@ -121,7 +168,6 @@ fn fresh(credentials: &Credentials, now: SystemTime) -> bool {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
 
     #[test]
     fn an_endpoint_that_is_not_an_http_url_is_refused_not_handed_to_the_provider() {
@@ -131,15 +177,19 @@ mod tests {
                 .body(String::new())
                 .unwrap()
         });
-        for ok in [
-            None,
-            Some("http://127.0.0.1:9000/creds"),
-            Some("https://example.com/c"),
-        ] {
+        let lambda = [
+            "http://127.0.0.1:9000/creds",
+            "http://169.254.170.2/v2/credentials/x",
+            "http://169.254.170.23/v1/credentials",
+            "http://[fd00:ec2::23]/v1/credentials",
+            "https://example.com/c",
+        ];
+        for ok in std::iter::once(None).chain(lambda.map(Some)) {
             assert!(function_credentials(&http, ok).is_ok(), "{ok:?}");
         }
-        // An IP address without a scheme (the first and third) would abort the process in
-        // aws-config's provider; the others it would refuse only at the first fetch.
+        // Without a scheme, a host that is (or resolves to) an address the provider allows
+        // aborts the process in aws-config's provider (the first three); the others it
+        // would refuse, or send nowhere, only at the first fetch.
         for bad in [
             "127.0.0.1:9000",
             "localhost:9000",
@@ -226,6 +276,41 @@ mod tests {
             fresh(&Credentials::new("a", "s", None, None, "t"), now),
             "no expiry"
         );
+    }
+
+    /// The first caller gives up after 10 ms (its deadline); the fetch, 50 ms long, goes on,
+    /// and the next caller gets its result without a second fetch.
+    #[tokio::test]
+    async fn a_caller_that_stops_waiting_does_not_cancel_the_fetch() {
+        let (cached, fetches) = cached(Some(Duration::from_secs(3600)));
+        let gave_up = tokio::time::timeout(Duration::from_millis(10), cached.get()).await;
+        assert!(gave_up.is_err());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(fetches.load(Ordering::SeqCst), 1, "the fetch was cancelled");
+        assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID0");
+        assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    /// A failed fetch is not kept: the next call fetches again.
+    #[tokio::test]
+    async fn a_failed_fetch_is_tried_again() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let flaky = aws_credential_types::credential_fn::provide_credentials_fn(move || {
+            let n = counted.fetch_add(1, Ordering::SeqCst);
+            async move {
+                match n {
+                    0 => Err(
+                        aws_credential_types::provider::error::CredentialsError::not_loaded("down"),
+                    ),
+                    _ => Ok(Credentials::new("AKID", "s", None, None, "t")),
+                }
+            }
+        });
+        let cached = CachedCredentials::new(SharedCredentialsProvider::new(flaky));
+        assert!(cached.get().await.unwrap_err().contains("down"));
+        assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID");
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
     }
 
     /// Eight invocations that need credentials at once on a new environment: one fetch.
