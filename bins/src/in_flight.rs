@@ -1,5 +1,6 @@
-//! The invocations in flight, counted from the event received to the response posted, so
-//! that shutdown can let them finish first.
+//! The invocations in flight, counted from the handler's call (lambda_runtime has read the
+//! event and built its context just before) to the response posted, so that shutdown can
+//! let them finish first.
 
 use std::future::Future;
 use std::pin::Pin;

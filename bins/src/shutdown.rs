@@ -20,6 +20,11 @@ use crate::in_flight::InFlight;
 
 /// Registration is one request to the local Runtime API; init must never hang on it.
 const REGISTRATION_LIMIT: Duration = Duration::from_secs(1);
+/// An event poll that fails this soon after it starts, before any invocation, failed in init.
+const FIRST_POLL_WINDOW: Duration = Duration::from_secs(1);
+/// How lambda-extension 1.1's error for a non-2xx answer to the registration begins: the
+/// one answer that says Lambda did not take it (tests/faults.rs checks it, with a 500).
+const REFUSED_PREFIX: &str = "unable to register the extension:";
 /// Lambda's shutdown window for a function with internal extensions only is 500 ms. The
 /// invocations in flight (and those queued for a connection behind them) finish first,
 /// within this much of it…
@@ -46,11 +51,8 @@ where
 {
     let extension = match register().await {
         Ok(extension) => extension,
-        Err(Registration::Unanswered) => {
-            let err = ShutdownExtensionFailed(format!(
-                "registration: no answer in {REGISTRATION_LIMIT:?}"
-            ));
-            crate::errors::exit_init(err).await
+        Err(Registration::Unconfirmed(err)) => {
+            crate::errors::exit_init(ShutdownExtensionFailed(err)).await
         }
         Err(Registration::Refused(err)) => {
             return tracing::warn!(error = %err, "extension not registered; shutdown hook disabled")
@@ -81,10 +83,12 @@ where
 
 /// Why the extension is not registered.
 enum Registration {
-    /// Refused, or not sent: Lambda does not wait for it.
+    /// Refused (a non-2xx answer), or never sent (no usable `AWS_LAMBDA_RUNTIME_API`):
+    /// Lambda does not wait for it.
     Refused(String),
-    /// Sent, not answered: Lambda may have taken it, and would wait for its first poll.
-    Unanswered,
+    /// Anything else (no answer in time, a connection lost or refused, an answer without an
+    /// identifier): Lambda may have taken it, and would wait for its first poll.
+    Unconfirmed(String),
 }
 
 /// An internal extension subscribed to no events: it exists only so that Lambda sends the
@@ -96,10 +100,16 @@ async fn register() -> Result<NoOpExtension, Registration> {
         .with_events(&[])
         .with_extension_name(NAME)
         .register();
-    timeout(REGISTRATION_LIMIT, registering)
-        .await
-        .map_err(|_| Registration::Unanswered)?
-        .map_err(|err| Registration::Refused(format!("registration: {err}")))
+    match timeout(REGISTRATION_LIMIT, registering).await {
+        Ok(Ok(extension)) => Ok(extension),
+        Ok(Err(err)) if err.to_string().starts_with(REFUSED_PREFIX) => {
+            Err(Registration::Refused(format!("registration: {err}")))
+        }
+        Ok(Err(err)) => Err(Registration::Unconfirmed(format!("registration: {err}"))),
+        Err(_) => Err(Registration::Unconfirmed(format!(
+            "registration: no answer in {REGISTRATION_LIMIT:?}"
+        ))),
+    }
 }
 
 /// The extension's event poll, pending for the life of the process: with no events
@@ -119,7 +129,7 @@ async fn poll_for_events(extension: NoOpExtension, in_flight: InFlight) {
     if err.downcast_ref::<serde_json::Error>().is_some() {
         return tracing::warn!(error = %err, "the extension's event poll was answered");
     }
-    if in_flight.started() == 0 && polling.elapsed() < REGISTRATION_LIMIT {
+    if in_flight.started() == 0 && polling.elapsed() < FIRST_POLL_WINDOW {
         crate::errors::exit_init(ShutdownExtensionFailed(err.to_string())).await;
     }
     tracing::warn!(error = %err, "the extension's event poll failed");

@@ -23,6 +23,8 @@ pub enum Extensions {
     Refuse(u16),
     /// The registration is never answered.
     NeverAnswer,
+    /// The registration is answered 200, but without the extension's identifier.
+    AcceptWithoutIdentifier,
     /// The registration is accepted, then every event poll's connection is closed before
     /// an answer: the poll that tells Lambda the extension's init is done never gets through.
     AcceptThenFailPolls,
@@ -223,6 +225,7 @@ fn serve(stream: TcpStream, state: &Shared, extensions: Extensions) {
                 match extensions {
                     Extensions::NeverAnswer => hold(),
                     Extensions::Refuse(status) => respond(&mut out, status, &[], ""),
+                    Extensions::AcceptWithoutIdentifier => respond(&mut out, 200, &[], "{}"),
                     Extensions::Accept
                     | Extensions::AcceptThenFailPolls
                     | Extensions::AcceptThenFailPollsLater

@@ -469,10 +469,13 @@ fn extensions_log(answer: Extensions) -> std::path::PathBuf {
     ))
 }
 
+/// Refused: Lambda did not take it, so the function runs on without the hook. (This also
+/// holds lambda-extension's error text to the prefix bins/src/shutdown.rs recognises.)
 #[test]
-fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
+fn a_refused_extension_registration_leaves_sigterm_to_end_the_process() {
     let (api, mut child) = with_extensions_api(Extensions::Refuse(500));
     assert!(api.wait_next(Duration::from_secs(5)), "init did not finish");
+    assert!(api.init_error(Duration::ZERO).is_none());
     // Without the extension there is no shutdown hook, and SIGTERM must still end it.
     e2e::run(std::process::Command::new("kill").args(["-TERM", &child.id().to_string()]));
     let start = Instant::now();
@@ -488,31 +491,48 @@ fn a_failed_extension_registration_leaves_sigterm_to_end_the_process() {
     );
 }
 
-/// Sent but never answered: Lambda may have taken the registration, and would then hold the
-/// init until its timeout (10 s) for the extension's first poll. The init fails after the
-/// 1 s registration limit instead.
+/// Sent but never answered, or answered without the extension's identifier: Lambda may have
+/// taken the registration, and would then hold the init until its timeout (10 s) for the
+/// extension's first poll. The init fails instead, after at most the 1 s registration limit.
 #[test]
-fn a_registration_that_never_answers_fails_the_init_after_a_second() {
-    let start = Instant::now();
-    let (api, mut child) = with_extensions_api(Extensions::NeverAnswer);
-    let error = api.init_error(Duration::from_secs(3));
-    let exited = wait_until(Duration::from_secs(2), || {
-        matches!(child.try_wait(), Ok(Some(_)))
-    });
-    let init = start.elapsed();
-    let _ = child.kill();
-    let _ = child.wait();
-    let error = error.expect("no init error");
-    assert_eq!(
-        error.body["errorType"], "ShutdownExtensionFailed",
-        "{error:?}"
-    );
-    assert!(exited.is_some(), "still running after {init:?}");
-    assert_eq!(api.nexts(), 0, "asked for work with the init unfinished");
-    assert!(
-        init >= Duration::from_millis(900),
-        "{init:?}: registration not awaited?"
-    );
+fn a_registration_not_confirmed_fails_the_init_within_a_second() {
+    for answer in [Extensions::NeverAnswer, Extensions::AcceptWithoutIdentifier] {
+        let start = Instant::now();
+        let (api, mut child) = with_extensions_api(answer);
+        let error = api.init_error(Duration::from_secs(3));
+        let exited = wait_until(Duration::from_secs(2), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        let ended = start.elapsed();
+        let _ = child.kill();
+        let status = child.wait().unwrap();
+        let error = error.unwrap_or_else(|| panic!("{answer:?}: no init error"));
+        assert_eq!(
+            error.body["errorType"], "ShutdownExtensionFailed",
+            "{error:?}"
+        );
+        assert!(
+            exited.is_some(),
+            "{answer:?}: still running after {ended:?}"
+        );
+        assert_eq!(
+            status.code(),
+            Some(1),
+            "{answer:?}: {status} (a panic is a signal)"
+        );
+        assert_eq!(
+            api.nexts(),
+            0,
+            "{answer:?}: asked for work, init unfinished"
+        );
+        assert!(ended < Duration::from_millis(2500), "{answer:?}: {ended:?}");
+        if answer == Extensions::NeverAnswer {
+            assert!(
+                ended >= Duration::from_millis(900),
+                "{ended:?}: not awaited?"
+            );
+        }
+    }
 }
 
 /// Held open past init, then lost: logged, and the process serves on (an init error

@@ -147,6 +147,7 @@ fn sigterm_with_invocations_queued_for_a_connection_serves_them_all() {
     let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
     let mut f = rds_enrich_at_8(&services, &url, &[("DB_MAX_CONNECTIONS", "2")]);
     at_once(&f, &ids(100)); // opens both connections
+    let aborted = admin.status("Aborted_clients");
     let (replies, _) = std::thread::scope(|scope| {
         let calls = scope.spawn(|| at_once(&f, &ids(200)));
         std::thread::sleep(Duration::from_millis(60)); // two on the wire, the rest queued
@@ -165,11 +166,17 @@ fn sigterm_with_invocations_queued_for_a_connection_serves_them_all() {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(admin.connection_ids("app").is_empty(), "connections left");
+    assert!(f.logs().contains("shutdown complete"), "{}", f.logs());
+    assert_eq!(
+        admin.status("Aborted_clients"),
+        aborted,
+        "closed with COM_QUIT, not cut by the exit"
+    );
 }
 
 /// SIGTERM while the lowest slot's invocation outlasts the shutdown window (its reply held
-/// back) and the other connections are idle: the idle ones are closed cleanly at once; only
-/// the busy one is cut when the process exits.
+/// back) and the other connections are idle: the idle ones are closed cleanly once the
+/// drain gives up on it; only the busy one is cut when the process exits.
 #[test]
 fn sigterm_closes_the_idle_connections_even_while_one_is_busy() {
     let _db = database_lock();
