@@ -5,8 +5,8 @@
 //!
 //! The function only ever answers whether a signature is right: it never computes an HMAC
 //! for a caller to read (that would let anyone who may invoke it sign with the secret).
-//! Nor does it remember deliveries: a captured request sent again is accepted again
-//! (docs/deploy.md, "Send it a signed request").
+//! Nor does it remember deliveries: a captured request sent again is accepted again, and
+//! the headers it echoes are not signed (docs/deploy.md, "Send it a signed request").
 
 use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse};
 use aws_lambda_events::encodings::Body;
