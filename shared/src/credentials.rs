@@ -30,6 +30,11 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 /// off and costs one local request a few minutes early.
 pub const REFRESH_MARGIN: Duration = Duration::from_secs(5 * 60);
 
+/// The most one fetch may take. The provider bounds its connects (2 s) and its wait for an
+/// answer's headers (5 s), 3 attempts, but not the body: a fetch stalled there would
+/// otherwise be the one every caller waits on, for the life of the process.
+pub const FETCH_LIMIT: Duration = Duration::from_secs(30);
+
 /// The variable naming the container credentials endpoint.
 pub const FULL_URI_VAR: &str = "AWS_CONTAINER_CREDENTIALS_FULL_URI";
 
@@ -112,7 +117,8 @@ impl CachedCredentials {
 
     /// Credentials valid for at least `REFRESH_MARGIN` more (or with no expiry at all). The
     /// error is the provider's, as text: no key variables and no endpoint, an endpoint that
-    /// refuses the token or does not answer.
+    /// refuses the token or does not answer (within `FETCH_LIMIT`). Call it on a Tokio
+    /// runtime (the fetch is a task).
     pub async fn get(&self) -> Result<Credentials, String> {
         let fetch = {
             let mut state = lock(&self.state);
@@ -124,6 +130,11 @@ impl CachedCredentials {
                 return Ok(credentials.clone());
             }
             let state = &mut *state;
+            // A fetch already resolved but still here ended without clearing itself (its
+            // task was cancelled): its result is stale, start another.
+            if state.fetching.as_ref().is_some_and(|f| f.peek().is_some()) {
+                state.fetching = None;
+            }
             state
                 .fetching
                 .get_or_insert_with(|| spawn_fetch(self.provider.clone(), self.state.clone()))
@@ -136,10 +147,13 @@ impl CachedCredentials {
 /// Starts a fetch that keeps its result (if it is credentials) and then clears itself.
 fn spawn_fetch(provider: SharedCredentialsProvider, state: Arc<Mutex<State>>) -> Fetch {
     let task = tokio::spawn(async move {
-        let fetched = provider
-            .provide_credentials()
-            .await
-            .map_err(|err| aws_smithy_types::error::display::DisplayErrorContext(err).to_string());
+        let fetched = match tokio::time::timeout(FETCH_LIMIT, provider.provide_credentials()).await
+        {
+            Ok(fetched) => fetched.map_err(|err| {
+                aws_smithy_types::error::display::DisplayErrorContext(err).to_string()
+            }),
+            Err(_) => Err(format!("no credentials within {FETCH_LIMIT:?}")),
+        };
         let mut state = lock(&state);
         if let Ok(credentials) = &fetched {
             state.current = Some(credentials.clone());
@@ -204,7 +218,8 @@ mod tests {
     }
 
     /// A provider that hands out credentials expiring `lifetime` after each fetch (50 ms
-    /// after it is asked: long enough for callers at once to overlap), and counts them.
+    /// after it is asked: long enough for callers at once to overlap), and counts the fetches
+    /// asked for (a cancelled one too).
     #[derive(Debug)]
     struct Endpoint {
         lifetime: Option<Duration>,
@@ -220,8 +235,8 @@ mod tests {
         {
             let (fetches, lifetime) = (self.fetches.clone(), self.lifetime);
             aws_credential_types::provider::future::ProvideCredentials::new(async move {
+                let n = fetches.fetch_add(1, Ordering::SeqCst); // counted when asked
                 tokio::time::sleep(Duration::from_millis(50)).await;
-                let n = fetches.fetch_add(1, Ordering::SeqCst);
                 let expiry = lifetime.map(|l| SystemTime::now() + l);
                 Ok(Credentials::new(
                     format!("AKID{n}"),
@@ -278,17 +293,40 @@ mod tests {
         );
     }
 
-    /// The first caller gives up after 10 ms (its deadline); the fetch, 50 ms long, goes on,
-    /// and the next caller gets its result without a second fetch.
+    /// The first caller gives up after 10 ms (its deadline); the fetch, 50 ms long, goes on:
+    /// a caller that came at 20 ms joins it, and one after it gets its result, one fetch in all.
     #[tokio::test]
     async fn a_caller_that_stops_waiting_does_not_cancel_the_fetch() {
         let (cached, fetches) = cached(Some(Duration::from_secs(3600)));
-        let gave_up = tokio::time::timeout(Duration::from_millis(10), cached.get()).await;
+        let (gave_up, joined) = tokio::join!(
+            tokio::time::timeout(Duration::from_millis(10), cached.get()),
+            async {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                cached.get().await
+            },
+        );
         assert!(gave_up.is_err());
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(fetches.load(Ordering::SeqCst), 1, "the fetch was cancelled");
+        assert_eq!(joined.unwrap().access_key_id(), "AKID0", "a second fetch");
         assert_eq!(cached.get().await.unwrap().access_key_id(), "AKID0");
         assert_eq!(fetches.load(Ordering::SeqCst), 1);
+    }
+
+    /// A fetch that never ends is given up at `FETCH_LIMIT`, and the next call fetches again.
+    #[tokio::test(start_paused = true)]
+    async fn a_fetch_that_never_ends_is_given_up() {
+        let attempts = Arc::new(AtomicUsize::new(0));
+        let counted = attempts.clone();
+        let stalled = aws_credential_types::credential_fn::provide_credentials_fn(move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::future::pending()
+        });
+        let cached = CachedCredentials::new(SharedCredentialsProvider::new(stalled));
+        let started = tokio::time::Instant::now(); // the paused clock: exact
+        let err = cached.get().await.unwrap_err();
+        assert!(err.contains("no credentials within"), "{err}");
+        assert_eq!(started.elapsed().as_secs(), FETCH_LIMIT.as_secs());
+        let _ = cached.get().await;
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
     }
 
     /// A failed fetch is not kept: the next call fetches again.
