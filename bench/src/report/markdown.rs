@@ -296,8 +296,8 @@ impl Report {
         line("## Zip sizes (bytes)".into());
         line(String::new());
         line(
-            "Same code in each column (its bins/build.rs included: every column's function \
-             bootstraps are linked at a fixed address). This repo builds each group of functions with only its \
+            "Same code in each column, every bootstrap a position-independent executable, as \
+             Rust links it. This repo builds each group of functions with only its \
              own features and its size profile. cargo-lambda's default is what \
              `cargo lambda build --release` gives with no profile in Cargo.toml (it injects \
              `opt-level = 3` with thin LTO, one codegen unit, abort and strip), and the plain \
