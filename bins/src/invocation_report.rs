@@ -19,9 +19,11 @@ pub async fn report<T, E>(invocation: impl Future<Output = Result<T, E>>) -> Res
     let result = invocation.await;
     let duration_us = start.elapsed().as_micros() as u64;
     let (ok, pid) = (result.is_ok(), std::process::id());
+    // Only the MySQL functions count connections; a `None` field is left out of the line.
     #[cfg(feature = "rds")]
-    let connections_opened = shared::mysql::connections_opened();
-    #[cfg(feature = "rds")]
+    let connections_opened = Some(shared::mysql::connections_opened());
+    #[cfg(not(feature = "rds"))]
+    let connections_opened: Option<u64> = None;
     tracing::info!(
         duration_us,
         cold,
@@ -29,15 +31,6 @@ pub async fn report<T, E>(invocation: impl Future<Output = Result<T, E>>) -> Res
         started_at_us,
         pid,
         connections_opened,
-        "invocation report"
-    );
-    #[cfg(not(feature = "rds"))]
-    tracing::info!(
-        duration_us,
-        cold,
-        ok,
-        started_at_us,
-        pid,
         "invocation report"
     );
     result

@@ -254,7 +254,7 @@ fn credentials_near_their_expiry_are_fetched_again_before_signing() {
     let services = Services::load();
     let _db = e2e::database_lock();
     let mut admin = e2e::Admin::connect(&services);
-    // Each answer expires 2 s after the SDK's 5-minute refresh margin.
+    // Each answer expires 2 s after CachedCredentials' 5-minute refresh margin.
     let lifetime = shared::credentials::REFRESH_MARGIN + Duration::from_secs(2);
     let (endpoint, f) = from_endpoint(&services, lifetime, "the-token");
     assert_eq!(
