@@ -241,10 +241,24 @@ impl ObjectMetadata for S3Metadata {
     }
 }
 
+/// A client for unit tests: test credentials, `http` for its HTTP layer (nothing leaves).
+#[cfg(test)]
+pub(crate) fn test_client_config(
+    http: aws_smithy_runtime_api::client::http::SharedHttpClient,
+) -> aws_sdk_s3::config::Builder {
+    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+    aws_sdk_s3::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::for_tests())
+        .endpoint_url("http://127.0.0.1:1")
+        .force_path_style(true)
+        .http_client(http)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::infallible_client_fn;
     use mockall::predicate::eq;
     use serde_json::json;
@@ -478,14 +492,7 @@ mod tests {
             }
             resp.body(String::new()).unwrap()
         });
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::for_tests())
-            .endpoint_url("http://127.0.0.1:1")
-            .force_path_style(true)
-            .http_client(http)
-            .build();
+        let config = super::test_client_config(http).build();
         (aws_sdk_s3::Client::from_conf(config), seen)
     }
 

@@ -73,7 +73,6 @@ impl Intercept for TraceHeader {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
     use aws_smithy_http_client::test_util::infallible_client_fn;
     use std::sync::{Arc, Mutex};
 
@@ -97,13 +96,7 @@ mod tests {
                 .body(String::new())
                 .unwrap()
         });
-        let config = aws_sdk_s3::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::for_tests())
-            .endpoint_url("http://127.0.0.1:1")
-            .force_path_style(true)
-            .http_client(http)
+        let config = crate::s3::test_client_config(http)
             .interceptor(TraceHeader)
             .build();
         (aws_sdk_s3::Client::from_conf(config), seen)

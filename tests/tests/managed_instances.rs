@@ -26,7 +26,15 @@ fn ids(from: u64) -> Vec<Value> {
     (from..from + 8).map(|id| json!({ "id": id })).collect()
 }
 
-/// rds-enrich at concurrency 8, its database 20 ms away each way; `extra` settings.
+/// The local database `delay` away each way: the proxy (keep it alive) and the URL through it.
+fn database_behind_proxy(services: &Services, delay: Duration) -> (TestProxy, String) {
+    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
+    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), delay);
+    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    (proxy, url)
+}
+
+/// rds-enrich at concurrency 8, with `url`; `extra` settings.
 fn rds_enrich_at_8<'a>(
     services: &'a Services,
     url: &'a str,
@@ -42,9 +50,7 @@ fn eight_invocations_at_once_overlap_on_their_own_connections() {
     let _db = database_lock();
     let services = Services::load();
     let mut admin = Admin::connect(&services);
-    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
-    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), Duration::from_millis(20));
-    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    let (proxy, url) = database_behind_proxy(&services, Duration::from_millis(20));
 
     // One connection per invocation served at once (the default is fewer on a small host).
     let mut f = rds_enrich_at_8(&services, &url, &[("DB_MAX_CONNECTIONS", "8")]);
@@ -99,9 +105,7 @@ fn sigterm_during_eight_at_once(delay: Duration, max_connections: &str) -> usize
     let _db = database_lock();
     let services = Services::load();
     let mut admin = Admin::connect(&services);
-    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
-    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), delay);
-    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    let (_proxy, url) = database_behind_proxy(&services, delay);
     let mut f = rds_enrich_at_8(&services, &url, &[("DB_MAX_CONNECTIONS", max_connections)]);
     at_once(&f, &ids(100)); // opens the connections
     let open = admin.connection_ids("app").len();
@@ -159,9 +163,7 @@ fn sigterm_closes_the_idle_connections_even_while_one_is_busy() {
     let _db = database_lock();
     let services = Services::load();
     let mut admin = Admin::connect(&services);
-    let mysql = format!("127.0.0.1:{}", services.var("MYSQL_PORT"));
-    let proxy = TestProxy::with_delay(mysql.parse().unwrap(), Duration::from_millis(20));
-    let url = format!("mysql://app:app-pass@{}/lambda", proxy.addr());
+    let (proxy, url) = database_behind_proxy(&services, Duration::from_millis(20));
     let extra = [("DB_MAX_CONNECTIONS", "8"), ("DB_QUERY_TIMEOUT_MS", "5000")];
     let mut f = rds_enrich_at_8(&services, &url, &extra);
     f.call(&json!({"id": 1})); // the first connection: the lowest slot's
